@@ -1,0 +1,63 @@
+"""hf_transfer: transfer learning recipes on top of ``transformers.Trainer``.
+
+Example::
+
+    >>> import hf_transfer
+    >>> result = hf_transfer.train("sentiment/minilm_full", overrides=["--num_train_epochs", "1"])
+    >>> hf_transfer.predict(result.output_dir, ["A triumph."])[0]["label"]
+    'positive'
+"""
+
+from .config import (
+    DataArguments,
+    ModelArguments,
+    Recipe,
+    StrategyArguments,
+    TransferTrainingArguments,
+    parse_recipe,
+)
+from .data import list_builtin_datasets, load_builtin_dataset, load_raw_datasets
+from .errors import (
+    DataError,
+    HfTransferError,
+    ModelResolutionError,
+    OutputDirError,
+    RecipeError,
+    StrategyError,
+)
+from .inference import Predictor, predict
+from .modeling import format_module_tree, resolve_checkpoint
+from .strategies import build_strategy, list_strategies, register_strategy
+from .training import TrainResult, TransferTrainer, evaluate, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataArguments",
+    "DataError",
+    "HfTransferError",
+    "ModelArguments",
+    "ModelResolutionError",
+    "OutputDirError",
+    "Predictor",
+    "Recipe",
+    "RecipeError",
+    "StrategyArguments",
+    "StrategyError",
+    "TrainResult",
+    "TransferTrainer",
+    "TransferTrainingArguments",
+    "__version__",
+    "build_strategy",
+    "evaluate",
+    "format_module_tree",
+    "list_builtin_datasets",
+    "list_strategies",
+    "load_builtin_dataset",
+    "load_raw_datasets",
+    "parse_recipe",
+    "predict",
+    "register_strategy",
+    "resolve_checkpoint",
+    "train",
+]

@@ -1,0 +1,1 @@
+"""The ``hf-transfer`` command line: one module per subcommand, each with a ``*_command_parser``."""

@@ -1,0 +1,48 @@
+"""``hf-transfer predict MODEL_DIR (--text TEXT ... | --file FILE)``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import DataError
+
+
+def predict_command_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "predict",
+        help="label texts with a trained model",
+        description="Print the predicted label and its score for each text (tab-separated), or write JSON Lines.",
+    )
+    parser.add_argument("model_dir", help="folder written by `hf-transfer train` (or any saved classifier)")
+    parser.add_argument("--text", action="append", default=[], help="a text to label (repeatable)")
+    parser.add_argument("--file", help="a .txt file (one text per line) or csv/tsv/json/jsonl/parquet file")
+    parser.add_argument("--text_column", default="text", help="text column of --file (default: text)")
+    parser.add_argument("--top_k", type=int, default=1, help="also list the k most likely labels")
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--output", help="write JSON Lines here instead of printing")
+    parser.set_defaults(func=run_predict)
+    return parser
+
+
+def run_predict(args, extra) -> int:
+    from ..inference import Predictor, read_texts
+
+    texts = list(args.text)
+    if args.file:
+        texts += read_texts(args.file, args.text_column)
+    if not texts:
+        raise DataError("Nothing to predict: pass --text TEXT (repeatable) or --file FILE.")
+    predictions = Predictor(args.model_dir)(texts, batch_size=args.batch_size, top_k=args.top_k)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            for record in predictions:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"wrote {len(predictions)} predictions to {args.output}")
+        return 0
+    for record in predictions:
+        alternatives = ""
+        if "top_k" in record:
+            alternatives = "\t" + " ".join(f"{alt['label']}={alt['score']:.4f}" for alt in record["top_k"])
+        print(f"{record['label']}\t{record['score']:.4f}\t{record['text']}{alternatives}")
+    return 0

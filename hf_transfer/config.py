@@ -1,0 +1,377 @@
+"""Recipes: YAML files (plus CLI overrides) mapped to dataclasses by ``HfArgumentParser``.
+
+A recipe is one flat mapping, as in ``transformers``' ``run_glue.py``; the keys are the fields of
+:class:`ModelArguments`, :class:`DataArguments`, :class:`StrategyArguments` and
+:class:`TransferTrainingArguments` (a ``transformers.TrainingArguments``). Only ``strategy`` is a nested
+mapping, whose ``type`` picks a registered strategy. Unknown keys are errors that name the closest valid keys.
+
+Example::
+
+    >>> from hf_transfer import parse_recipe
+    >>> recipe = parse_recipe({"model_name_or_path": "prajjwal1/bert-tiny", "dataset_name": "rotten_tomatoes_snippets",
+    ...                        "output_dir": "/tmp/run"}, overrides=["--learning_rate", "1e-4"])
+    >>> recipe.training.learning_rate
+    0.0001
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from transformers import HfArgumentParser, TrainingArguments
+
+from .errors import HfTransferError, RecipeError, did_you_mean
+from .strategies import StrategyConfig, build_strategy_config
+
+DEFAULT_RECIPE = "sentiment/minilm_full"
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass
+class ModelArguments:
+    """Which checkpoint to start from."""
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub model id or local directory. Known ids resolve offline to installed packages "
+            "(sentence-transformers/all-MiniLM-L6-v2 → the `offline` extra)."
+        },
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer id or path, when it differs from the model."}
+    )
+    revision: str = field(
+        default="main", metadata={"help": "Hub revision (branch, tag or commit) of the model."}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are cached."})
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "Allow custom modelling code from the Hub (only for repos you trust)."},
+    )
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={
+            "help": "Re-initialise head weights whose shape differs (e.g. a checkpoint with another label count)."
+        },
+    )
+
+    def __post_init__(self):
+        if not self.model_name_or_path:
+            raise RecipeError(
+                "`model_name_or_path` is required: a Hub id (e.g. sentence-transformers/all-MiniLM-L6-v2) or a "
+                "local checkpoint directory."
+            )
+
+
+@dataclass
+class DataArguments:
+    """Where the data comes from and how it is mapped to model inputs."""
+
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "A built-in offline dataset (see `hf-transfer datasets`), a Hub dataset id or a local "
+            "dataset directory. Leave empty when giving train_file."
+        },
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Dataset configuration (e.g. `tweets` for sentiment_domains)."}
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "Local csv / tsv / json / jsonl / parquet file."}
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Local validation file (same formats)."}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "Local test file (same formats)."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the input text."})
+    text_pair_column: str | None = field(
+        default=None, metadata={"help": "Second text column, for sentence-pair tasks (NLI, paraphrase)."}
+    )
+    label_column: str = field(default="label", metadata={"help": "Column holding the class label."})
+    validation_split_size: float = field(
+        default=0.1,
+        metadata={"help": "Fraction of train held out (seeded) when the data has no validation split."},
+    )
+    max_length: int = field(default=128, metadata={"help": "Tokens per input; longer inputs are truncated."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Subsample train (seeded) to this size."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Subsample validation to this size."}
+    )
+    max_test_samples: int | None = field(default=None, metadata={"help": "Subsample test to this size."})
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "Processes for tokenisation (`datasets.map(num_proc=...)`)."}
+    )
+
+    def __post_init__(self):
+        if not self.dataset_name and not self.train_file:
+            raise RecipeError(
+                "No data: set `dataset_name` (a built-in dataset such as rotten_tomatoes_snippets, a Hub id or a "
+                "local dataset directory) or `train_file` (a local csv/json/jsonl/parquet file)."
+            )
+        if not 0 < self.validation_split_size < 1:
+            raise RecipeError(f"`validation_split_size` must be in (0, 1), got {self.validation_split_size}.")
+        if self.max_length < 1:
+            raise RecipeError(f"`max_length` must be a positive number of tokens, got {self.max_length}.")
+        for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise RecipeError(f"`{name}` must be a positive number of rows (or unset), got {value}.")
+
+
+@dataclass
+class StrategyArguments:
+    """What trains. ``strategy`` is a type name or a mapping ``{type: NAME, <options of that type>}``."""
+
+    strategy: dict | str | None = field(
+        default="full",
+        metadata={
+            "help": "Transfer strategy: a registered type name (see `hf-transfer strategies`) or a mapping with "
+            "`type` and the strategy's options; on the command line a JSON object, e.g. "
+            '\'{"type": "feature_extraction"}\'.'
+        },
+    )
+    strategy_config: StrategyConfig = field(init=False, repr=False)
+
+    def __post_init__(self):
+        spec = self.strategy if self.strategy is not None else "full"
+        if isinstance(spec, str):
+            text = spec.strip()
+            if text.startswith("{"):
+                try:
+                    spec = json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise RecipeError(f"`strategy` is not valid JSON ({err}): {text!r}") from None
+            else:
+                spec = {"type": text}
+        if not isinstance(spec, dict):
+            raise RecipeError(f"`strategy` must be a type name or a mapping with `type`, got {spec!r}.")
+        self.strategy_config = build_strategy_config(spec)
+        self.strategy = self.strategy_config.to_dict()
+
+
+@dataclass
+class TransferTrainingArguments(TrainingArguments):
+    """``transformers.TrainingArguments`` with transfer-learning defaults and a few run options.
+
+    Changed defaults: length-grouped batches (``train_sampling_strategy="group_by_length"``: padding is most
+    of the cost on CPU), evaluation and checkpoints every epoch, one checkpoint kept, logging every 50 steps.
+    """
+
+    output_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where results go. Default: outputs/<recipe name>/<timestamp>. Never silently overwritten."
+        },
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Replace a non-empty output directory (its contents are deleted first)."},
+    )
+    metrics: list[str] = field(
+        default_factory=lambda: ["accuracy", "f1"],
+        metadata={
+            "help": "Metrics to report: accuracy, f1, precision, recall (optionally with _macro / _micro / "
+            "_weighted), matthews_correlation, or any `evaluate` module name or path."
+        },
+    )
+    save_predictions: bool = field(
+        default=True,
+        metadata={"help": "Write test-set predictions (label and score per row) to the output dir."},
+    )
+    train_sampling_strategy: str = field(
+        default="group_by_length",
+        metadata={
+            "help": "Sampler for training: 'group_by_length' (default: batches of similar length, less padding), "
+            "'random', 'sequential' or 'batch_rebalance'.",
+            "choices": ["random", "sequential", "group_by_length", "batch_rebalance"],
+        },
+    )
+    eval_strategy: str = field(
+        default="epoch", metadata={"help": "When to evaluate on validation: no, steps, epoch."}
+    )
+    save_strategy: str = field(
+        default="epoch", metadata={"help": "When to checkpoint: no, steps, epoch, best."}
+    )
+    save_total_limit: int | None = field(
+        default=1, metadata={"help": "Checkpoints kept (oldest deleted first)."}
+    )
+    logging_steps: float = field(
+        default=50, metadata={"help": "Log every N steps (or a fraction of all steps)."}
+    )
+
+    def __post_init__(self):
+        if self.dataloader_pin_memory and not torch.cuda.is_available():
+            self.dataloader_pin_memory = (
+                False  # pinning needs an accelerator; torch warns on every loader otherwise
+            )
+        super().__post_init__()
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, StrategyArguments, TransferTrainingArguments)
+
+
+@dataclass
+class Recipe:
+    """A parsed recipe: one dataclass per stage, plus the key/values it was built from."""
+
+    model: ModelArguments
+    data: DataArguments
+    strategy: StrategyArguments
+    training: TransferTrainingArguments
+    values: dict[str, Any]
+    name: str = "recipe"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved recipe: every model/data/strategy field, plus the training keys that were set."""
+        resolved: dict[str, Any] = {}
+        for args in (self.model, self.data):
+            resolved.update(dataclasses.asdict(args))
+        resolved["strategy"] = self.strategy.strategy_config.to_dict()
+        training_fields = {f.name for f in dataclasses.fields(TransferTrainingArguments)}
+        for key, value in self.values.items():
+            if key in training_fields:
+                resolved[key] = _plain(value)
+        resolved["output_dir"] = self.training.output_dir
+        return resolved
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def _plain(value: Any) -> Any:
+    """A YAML-safe copy of a recipe value (enums to their values, tuples to lists)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def field_names() -> dict[str, type]:
+    """Every valid recipe key, mapped to the dataclass that owns it."""
+    names: dict[str, type] = {}
+    for cls in ARGUMENT_CLASSES:
+        for f in dataclasses.fields(cls):
+            if f.init:
+                names[f.name] = cls
+    return names
+
+
+def argument_parser() -> HfArgumentParser:
+    """The parser of every recipe field. Abbreviated options are refused: `--num_train_epoch` is a typo."""
+    return HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False)
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """Parse ``--key value`` overrides into a dict holding only the keys given, typed by HfArgumentParser."""
+    parser = argument_parser()
+    for action in parser._actions:
+        if action.dest != "help":
+            action.default = argparse.SUPPRESS
+            action.required = False
+    namespace, unknown = parser.parse_known_args(args)
+    if unknown:
+        options = [a for a in unknown if a.startswith("-")] or unknown
+        key = options[0].lstrip("-").replace("-", "_").split("=")[0]
+        raise RecipeError(
+            f"Unknown command-line option(s) {' '.join(options)}.{did_you_mean(key, field_names())} "
+            "Run `hf-transfer train --help` for every option."
+        )
+    return vars(namespace)
+
+
+def resolve_recipe_path(recipe: str | Path) -> Path:
+    """A recipe file path, or a name under ``configs/`` (``sentiment/minilm_full``) resolved to its file."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    for candidate in (RECIPES_DIR / recipe, RECIPES_DIR / f"{recipe}.yaml"):
+        if candidate.is_file():
+            return candidate
+    known = sorted(str(p.relative_to(RECIPES_DIR).with_suffix("")) for p in RECIPES_DIR.glob("**/*.yaml"))
+    raise RecipeError(
+        f"Recipe {str(recipe)!r} not found: not a file, nor a recipe name under {RECIPES_DIR}."
+        f"{did_you_mean(str(recipe), known)} Shipped recipes: {', '.join(known) or 'none'}."
+    )
+
+
+def load_recipe_file(path: str | Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        try:
+            values = yaml.safe_load(f) or {}
+        except yaml.YAMLError as err:
+            raise RecipeError(f"Recipe {path} is not valid YAML: {err}") from None
+    if not isinstance(values, dict):
+        raise RecipeError(f"Recipe {path} must be a mapping of keys to values, got {type(values).__name__}.")
+    return values
+
+
+def check_keys(values: dict[str, Any], source: str) -> None:
+    valid = field_names()
+    unknown = [key for key in values if key not in valid]
+    if unknown:
+        hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+        raise RecipeError(
+            f"Unknown recipe key(s) in {source}: {hints} Valid keys are the fields of ModelArguments, "
+            "DataArguments, StrategyArguments and TrainingArguments (`hf-transfer train --help` lists them)."
+        )
+
+
+def default_output_dir(name: str) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return str(Path("outputs") / name / stamp)
+
+
+def parse_recipe(
+    recipe: str | Path | dict[str, Any] | None = None, overrides: list[str] | dict[str, Any] | None = None
+) -> Recipe:
+    """Build a :class:`Recipe` from a YAML path, a recipe name under ``configs/`` or a dict, plus overrides.
+
+    ``overrides`` are CLI-style (``["--learning_rate", "1e-4"]``) or a dict; they win over the recipe.
+    Raises :class:`~hf_transfer.errors.RecipeError` for unknown keys (with the closest valid names) and for
+    invalid values.
+    """
+    if recipe is None:
+        recipe = DEFAULT_RECIPE
+    if isinstance(recipe, dict):
+        values, source, name = dict(recipe), "the recipe dict", "recipe"
+    else:
+        path = resolve_recipe_path(recipe)
+        values, source = load_recipe_file(path), str(path)
+        name = (
+            path.stem
+            if path.parent == RECIPES_DIR or RECIPES_DIR not in path.parents
+            else "-".join(path.relative_to(RECIPES_DIR).with_suffix("").parts)
+        )
+    check_keys(values, source)
+    if isinstance(overrides, dict):
+        check_keys(overrides, "the overrides")
+        values.update(overrides)
+    elif overrides:
+        values.update(parse_overrides(list(overrides)))
+    if not values.get("output_dir"):
+        values["output_dir"] = default_output_dir(name)
+    try:
+        model, data, strategy, training = argument_parser().parse_dict(values, allow_extra_keys=False)
+    except HfTransferError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"Invalid recipe value in {source}: {err}") from None
+    return Recipe(model=model, data=data, strategy=strategy, training=training, values=values, name=name)

@@ -1,0 +1,189 @@
+"""Loading raw splits from built-in datasets, local files or the Hub, and checking them for a task.
+
+Example::
+
+    >>> from hf_transfer.config import DataArguments
+    >>> from hf_transfer.data import load_raw_datasets
+    >>> splits = load_raw_datasets(DataArguments(train_file="reviews.csv"), seed=42)
+    >>> sorted(splits)        # a validation split is carved from train (seeded) when there is none
+    ['train', 'validation']
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets import ClassLabel, DatasetDict
+
+from ..errors import DataError, did_you_mean
+from .builtin_datasets import BUILTIN_DATASETS, load_builtin_dataset
+
+logger = logging.getLogger(__name__)
+
+FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
+SPLIT_ALIASES = {"valid": "validation", "val": "validation", "dev": "validation", "eval": "validation"}
+
+
+def file_builder(path: str) -> tuple[str, dict[str, Any]]:
+    """The ``datasets`` builder name and its options for a local data file (compressed or not)."""
+    suffixes = Path(path).suffixes
+    if len(suffixes) > 1 and suffixes[-1] in COMPRESSIONS:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in FILE_BUILDERS:
+        raise DataError(
+            f"Cannot read {path!r}: unsupported file type {suffix or '(none)'!r}. "
+            f"Use one of {', '.join(sorted(FILE_BUILDERS))} (optionally compressed)."
+        )
+    return FILE_BUILDERS[suffix], ({"delimiter": "\t"} if suffix == ".tsv" else {})
+
+
+def _load_files(data_args) -> DatasetDict:
+    files = {
+        split: path
+        for split, path in (
+            ("train", data_args.train_file),
+            ("validation", data_args.validation_file),
+            ("test", data_args.test_file),
+        )
+        if path
+    }
+    splits = {}
+    for split, path in files.items():
+        if not Path(path).is_file():
+            raise DataError(f"The {split} file {path!r} does not exist.")
+        builder, kwargs = file_builder(path)
+        try:
+            splits[split] = datasets.load_dataset(builder, data_files={split: path}, split=split, **kwargs)
+        except ValueError as err:  # a header-only csv, or an empty json file
+            raise DataError(
+                f"The {split!r} split is empty or unreadable ({path}: {err}). Check the file."
+            ) from None
+    return DatasetDict(splits)
+
+
+def _load_named(data_args) -> DatasetDict:
+    name = data_args.dataset_name
+    if name in BUILTIN_DATASETS:
+        return load_builtin_dataset(name, data_args.dataset_config_name)
+    local = Path(name).expanduser()
+    if local.is_dir() and any(local.glob("dataset_dict.json")):
+        return datasets.load_from_disk(str(local))
+    try:
+        loaded = datasets.load_dataset(name, data_args.dataset_config_name)
+    except Exception as err:  # datasets raises many types: missing, offline, bad config
+        raise DataError(
+            f"Cannot load dataset {name!r} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+            f"It is not a built-in dataset ({', '.join(sorted(BUILTIN_DATASETS))}).{did_you_mean(name, BUILTIN_DATASETS)}"
+            " Fix: use a built-in name, give local files with train_file / validation_file / test_file, or go "
+            "online for a Hub dataset."
+        ) from None
+    if not isinstance(loaded, DatasetDict):
+        loaded = DatasetDict({"train": loaded})
+    return loaded
+
+
+def load_raw_datasets(data_args, seed: int = 42) -> DatasetDict:
+    """The raw ``train`` / ``validation`` (/ ``test``) splits named by ``data_args``.
+
+    A validation split is carved from train (``validation_split_size``, seeded) when the data has none; split
+    names ``valid``/``val``/``dev`` count as validation. Subsampling (``max_*_samples``) is seeded too.
+    """
+    raw = _load_files(data_args) if data_args.train_file else _load_named(data_args)
+    raw = DatasetDict({SPLIT_ALIASES.get(name, name): split for name, split in raw.items()})
+    if "train" not in raw:
+        raise DataError(f"The dataset has no 'train' split; its splits are: {', '.join(raw) or 'none'}.")
+    if "validation" not in raw:
+        if len(raw["train"]) < 2:
+            raise DataError("The 'train' split has fewer than 2 rows: cannot hold out a validation split.")
+        held_out = raw["train"].train_test_split(test_size=data_args.validation_split_size, seed=seed)
+        raw["train"], raw["validation"] = held_out["train"], held_out["test"]
+        logger.info("No validation split: held out %d train rows (seed %d).", len(raw["validation"]), seed)
+    for split, limit in (
+        ("train", data_args.max_train_samples),
+        ("validation", data_args.max_eval_samples),
+        ("test", data_args.max_test_samples),
+    ):
+        if limit is not None and split in raw and len(raw[split]) > limit:
+            raw[split] = raw[split].shuffle(seed=seed).select(range(limit))
+    for split, dataset in raw.items():
+        if len(dataset) == 0:
+            raise DataError(
+                f"The {split!r} split is empty. Check the file or dataset config, and any filtering or "
+                "max_*_samples setting."
+            )
+    return DatasetDict({split: raw[split] for split in ("train", "validation", "test") if split in raw})
+
+
+def check_columns(raw: DatasetDict, columns: dict[str, str | None]) -> None:
+    """Raise a :class:`DataError` listing the available columns when a configured column is missing."""
+    for split, dataset in raw.items():
+        for role, column in columns.items():
+            if column is not None and column not in dataset.column_names:
+                raise DataError(
+                    f"Column {column!r} (the {role}) is not in the {split!r} split.{did_you_mean(column, dataset.column_names)} "
+                    f"Its columns are: {', '.join(dataset.column_names)}. Set `{role}` in the recipe."
+                )
+
+
+def _distinct_labels(dataset, split: str, label_column: str) -> set:
+    values = set(dataset.unique(label_column))
+    if None in values:
+        raise DataError(
+            f"The {split!r} split has rows without a label in column {label_column!r}. Drop them, or for "
+            "unlabelled data use a strategy that accepts unlabelled rows."
+        )
+    return values
+
+
+def check_known_labels(
+    raw: DatasetDict, label_column: str, names: list[str], known_from: str = "train"
+) -> None:
+    """Raise a :class:`DataError` when a split holds a label outside ``names`` (the classes the model knows)."""
+    for split, dataset in raw.items():
+        if isinstance(dataset.features[label_column], ClassLabel):
+            continue
+        unknown = {v for v in _distinct_labels(dataset, split, label_column) if str(v) not in names}
+        if unknown:
+            shown = ", ".join(repr(v) for v in sorted(unknown, key=str)[:10])
+            raise DataError(
+                f"The {split!r} split has label(s) absent from {known_from}: {shown}. The model can only predict "
+                f"the labels it trained on ({', '.join(names)}); fix the data or the split."
+            )
+
+
+def label_names(raw: DatasetDict, label_column: str) -> list[str]:
+    """Class names in id order: a ``ClassLabel``'s names, else the sorted distinct train values.
+
+    Raises :class:`DataError` when validation or test holds a label absent from train, or a label is missing.
+    """
+    feature = raw["train"].features[label_column]
+    if isinstance(feature, ClassLabel):
+        return list(feature.names)
+    train_values = _distinct_labels(raw["train"], "train", label_column)
+    if len(train_values) < 2:
+        raise DataError(
+            f"Column {label_column!r} has {len(train_values)} distinct value(s) in train: a classifier needs "
+            "at least 2 classes."
+        )
+    names = [str(value) for value in sorted(train_values)]
+    check_known_labels(raw, label_column, names)
+    return names
+
+
+def encode_labels(raw: DatasetDict, label_column: str, names: list[str]) -> DatasetDict:
+    """Add an integer ``labels`` column (ids in ``names`` order)."""
+    label2id = {name: i for i, name in enumerate(names)}
+    encoded = {}
+    for split, dataset in raw.items():
+        if isinstance(dataset.features[label_column], ClassLabel):
+            encoded[split] = dataset.map(lambda batch: {"labels": batch[label_column]}, batched=True)
+        else:
+            encoded[split] = dataset.map(
+                lambda batch: {"labels": [label2id[str(v)] for v in batch[label_column]]}, batched=True
+            )
+    return DatasetDict(encoded)

@@ -1,0 +1,48 @@
+"""Text preprocessing: tokenise with truncation; padding is dynamic (per batch, in the collator)."""
+
+from __future__ import annotations
+
+from datasets import DatasetDict
+
+from ..errors import DataError
+
+
+def tokenize_splits(
+    splits: DatasetDict,
+    tokenizer,
+    text_column: str,
+    max_length: int,
+    text_pair_column: str | None = None,
+    num_proc: int | None = None,
+) -> DatasetDict:
+    """Tokenise every split, keeping only model inputs and ``labels``.
+
+    Inputs are truncated to ``max_length`` and not padded: ``DataCollatorWithPadding`` pads each batch to its
+    longest row, which with length-grouped batches removes most padding.
+    """
+
+    def tokenize(batch):
+        texts = batch[text_column]
+        pairs = batch[text_pair_column] if text_pair_column else None
+        for column, values in ((text_column, texts), (text_pair_column, pairs)):
+            if values is not None and any(not isinstance(v, str) for v in values):
+                bad = next(v for v in values if not isinstance(v, str))
+                raise DataError(
+                    f"Column {column!r} must hold text, found {type(bad).__name__} {bad!r}. Drop empty rows or "
+                    "point `text_column` at the text."
+                )
+        return tokenizer(texts, pairs, truncation=True, max_length=max_length)
+
+    keep = {"labels"}
+    return DatasetDict(
+        {
+            split: dataset.map(
+                tokenize,
+                batched=True,
+                num_proc=num_proc,
+                remove_columns=[c for c in dataset.column_names if c not in keep],
+                desc=f"Tokenising {split}",
+            )
+            for split, dataset in splits.items()
+        }
+    )

@@ -1,0 +1,24 @@
+"""Checkpoint loading, offline resolution and architecture-generic model structure."""
+
+from .backbones import (
+    OFFLINE_CHECKPOINTS,
+    OfflineCheckpoint,
+    ResolvedCheckpoint,
+    load_sequence_classifier,
+    load_tokenizer,
+    resolve_checkpoint,
+)
+from .structure import count_parameters, format_module_tree, module_rows, split_backbone_and_head
+
+__all__ = [
+    "OFFLINE_CHECKPOINTS",
+    "OfflineCheckpoint",
+    "ResolvedCheckpoint",
+    "count_parameters",
+    "format_module_tree",
+    "load_sequence_classifier",
+    "load_tokenizer",
+    "module_rows",
+    "resolve_checkpoint",
+    "split_backbone_and_head",
+]

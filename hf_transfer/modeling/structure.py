@@ -1,0 +1,86 @@
+"""Architecture-generic views of a model: backbone vs task head, parameter counts, the module tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import StrategyError
+
+
+def split_backbone_and_head(model: nn.Module) -> tuple[nn.Module, list[tuple[str, nn.Parameter]]]:
+    """The pretrained backbone and the named parameters of everything else (the task head).
+
+    The rule is generic: a ``transformers`` task model keeps its pretrained backbone in the attribute named by
+    ``base_model_prefix`` (``bert``, ``roberta``, ``distilbert``, ``vit``…); every parameter outside it belongs to
+    the head (``classifier``, ``pre_classifier``…).
+    """
+    prefix = getattr(model, "base_model_prefix", "")
+    backbone = getattr(model, prefix, None) if prefix else None
+    if not isinstance(backbone, nn.Module) or backbone is model:
+        raise StrategyError(
+            f"Cannot tell the backbone from the head of {type(model).__name__}: it has no backbone attribute "
+            f"named by `base_model_prefix` ({prefix!r}). Load the checkpoint with a task class "
+            "(AutoModelForSequenceClassification / AutoModelForImageClassification) or choose parameters by pattern."
+        )
+    head = [(name, p) for name, p in model.named_parameters() if not name.startswith(prefix + ".")]
+    if not head:
+        raise StrategyError(
+            f"{type(model).__name__} has no parameters outside its backbone {prefix!r}: no head."
+        )
+    return backbone, head
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = total = 0
+    for parameter in model.parameters():
+        total += parameter.numel()
+        if parameter.requires_grad:
+            trainable += parameter.numel()
+    return trainable, total
+
+
+@dataclass
+class ModuleRow:
+    name: str
+    class_name: str
+    depth: int
+    parameters: int
+    trainable: int
+
+
+def module_rows(model: nn.Module, max_depth: int = 4) -> list[ModuleRow]:
+    """One row per module down to ``max_depth`` dots, with the parameters it holds (recursively)."""
+    rows = []
+    for name, module in model.named_modules():
+        depth = 0 if not name else name.count(".") + 1
+        if depth > max_depth:
+            continue
+        total = trainable = 0
+        for parameter in module.parameters():
+            total += parameter.numel()
+            trainable += parameter.numel() if parameter.requires_grad else 0
+        if total or depth == 0:
+            rows.append(ModuleRow(name or "(model)", type(module).__name__, depth, total, trainable))
+    return rows
+
+
+def format_module_tree(model: nn.Module, max_depth: int = 4) -> str:
+    """The module tree as an indented table: name, class, parameters, trainable share.
+
+    The names are the prefixes of parameter names, i.e. what layer patterns match against.
+    """
+    rows = module_rows(model, max_depth)
+    width = max(len("  " * r.depth + r.name) for r in rows) + 2
+    lines = [f"{'module':<{width}}{'class':<34}{'params':>12}  {'trainable':>9}"]
+    for r in rows:
+        share = f"{100 * r.trainable / r.parameters:.1f}%" if r.parameters else "-"
+        label = "  " * r.depth + r.name
+        lines.append(f"{label:<{width}}{r.class_name[:33]:<34}{r.parameters:>12,}  {share:>9}")
+    trainable, total = count_parameters(model)
+    lines.append(
+        f"total: {total:,} parameters, {trainable:,} trainable ({100 * trainable / max(total, 1):.2f}%)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""Strategy configs, the strategy interface and the registry mapping a recipe ``type`` to both.
+
+A strategy decides what trains. It is configured by a dataclass (validated in ``__post_init__``) and
+implemented by a :class:`TransferStrategy` whose :meth:`~TransferStrategy.apply` freezes, unfreezes or wraps
+the model before ``Trainer`` sees it. Adding a strategy is one module plus one :func:`register_strategy`.
+
+Example::
+
+    >>> from hf_transfer.strategies import build_strategy
+    >>> strategy = build_strategy({"type": "feature_extraction"})
+    >>> model = strategy.apply(model)  # backbone frozen, head trainable
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from torch import nn
+
+from ..errors import StrategyError, did_you_mean
+
+
+@dataclass
+class StrategyConfig:
+    """Base class of strategy configs. Subclasses add fields with ``metadata={"help": ...}``."""
+
+    type: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **dataclasses.asdict(self)}
+
+
+class TransferStrategy:
+    """Applies a :class:`StrategyConfig` to a model."""
+
+    config_class: ClassVar[type[StrategyConfig]] = StrategyConfig
+
+    def __init__(self, config: StrategyConfig):
+        self.config = config
+
+    def apply(self, model: nn.Module) -> nn.Module:
+        """Set what trains (``requires_grad``) or wrap the model; return the model to train."""
+        raise NotImplementedError
+
+    def callbacks(self) -> list:
+        """``transformers.TrainerCallback`` objects the strategy needs during training (none by default)."""
+        return []
+
+
+STRATEGIES: dict[str, tuple[type[StrategyConfig], type[TransferStrategy]]] = {}
+
+
+def register_strategy(name: str, config_class: type[StrategyConfig]):
+    """Class decorator registering a :class:`TransferStrategy` under a recipe ``type`` name."""
+
+    def decorator(strategy_class: type[TransferStrategy]) -> type[TransferStrategy]:
+        if name in STRATEGIES:
+            raise ValueError(f"strategy type {name!r} is already registered")
+        config_class.type = name
+        strategy_class.config_class = config_class
+        STRATEGIES[name] = (config_class, strategy_class)
+        return strategy_class
+
+    return decorator
+
+
+def build_strategy_config(spec: dict[str, Any]) -> StrategyConfig:
+    """Validate a recipe's ``strategy`` mapping and build its config dataclass."""
+    spec = dict(spec)
+    name = spec.pop("type", None)
+    if name not in STRATEGIES:
+        known = ", ".join(sorted(STRATEGIES))
+        problem = "has no `type`" if name is None else f"type {name!r} is unknown"
+        raise StrategyError(
+            f"Strategy {problem}.{did_you_mean(str(name), STRATEGIES)} Registered types: {known}."
+        )
+    config_class = STRATEGIES[name][0]
+    valid = [f.name for f in dataclasses.fields(config_class) if f.init]
+    unknown = [key for key in spec if key not in valid]
+    if unknown:
+        hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+        raise StrategyError(
+            f"Unknown option(s) for strategy {name!r}: {hints} Valid options: {', '.join(valid) or 'none'}."
+        )
+    return config_class(**spec)
+
+
+def build_strategy(spec: dict[str, Any] | StrategyConfig) -> TransferStrategy:
+    """The strategy for a recipe mapping (``{"type": ..., ...}``) or a config instance."""
+    config = spec if isinstance(spec, StrategyConfig) else build_strategy_config(spec)
+    return STRATEGIES[config.type][1](config)
+
+
+def list_strategies() -> dict[str, str]:
+    """Registered strategy types with the first line of their docstrings."""
+    return {
+        name: (cls.__doc__ or "").strip().splitlines()[0] for name, (_, cls) in sorted(STRATEGIES.items())
+    }

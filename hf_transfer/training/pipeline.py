@@ -1,0 +1,298 @@
+"""The end-to-end run: recipe → data → checkpoint → strategy → ``Trainer`` → metrics → saved results.
+
+Example::
+
+    >>> import hf_transfer
+    >>> result = hf_transfer.train("configs/sentiment/minilm_full.yaml", overrides=["--num_train_epochs", "1"])
+    >>> result.metrics["test"]["accuracy"]
+    0.84...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import DatasetDict
+from transformers import (
+    AutoModelForSequenceClassification,
+    DataCollatorWithPadding,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..config import DataArguments, Recipe, load_recipe_file, parse_recipe
+from ..data import (
+    check_columns,
+    check_known_labels,
+    encode_labels,
+    label_names,
+    load_raw_datasets,
+    tokenize_splits,
+)
+from ..errors import DataError, OutputDirError, StrategyError
+from ..metrics import MetricSuite
+from ..modeling import count_parameters, load_sequence_classifier, load_tokenizer, resolve_checkpoint
+from ..offline import go_offline_if_unreachable
+from ..strategies import build_strategy
+from .trainer import TransferTrainer
+
+logger = logging.getLogger(__name__)
+
+RECIPE_FILE = "recipe.yaml"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions_test.jsonl"
+RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: where it was saved, its metrics per split, and the trainer (for further use)."""
+
+    output_dir: Path
+    metrics: dict[str, Any]
+    trainer: TransferTrainer
+
+
+def _looks_like_run(path: Path) -> bool:
+    return any((path / marker).exists() for marker in RUN_MARKERS) or any(path.glob("checkpoint-*"))
+
+
+def prepare_output_dir(args) -> None:
+    """Refuse a non-empty output directory unless resuming or told to overwrite; never delete a non-run folder."""
+    out = Path(args.output_dir)
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if args.resume_from_checkpoint:
+        return
+    if not args.overwrite_output_dir:
+        raise OutputDirError(
+            f"Output directory {out} already exists and is not empty ({sum(1 for _ in out.iterdir())} entries). "
+            "Choose another --output_dir, pass --overwrite_output_dir to replace it, or "
+            "--resume_from_checkpoint true to continue its last checkpoint."
+        )
+    if not _looks_like_run(out):
+        raise OutputDirError(
+            f"Refusing to delete {out}: --overwrite_output_dir replaces training outputs only, and this folder "
+            f"holds none of {', '.join(RUN_MARKERS)} or checkpoint-*. Choose another --output_dir."
+        )
+    if args.should_save:
+        logger.warning("Deleting the previous contents of %s (--overwrite_output_dir).", out)
+        shutil.rmtree(out)
+
+
+def resolve_resume(args) -> str | None:
+    value = args.resume_from_checkpoint
+    if value is None or str(value).lower() in ("", "false", "no", "none"):
+        return None
+    if str(value).lower() in ("true", "yes", "last", "latest"):
+        out = Path(args.output_dir)
+        last = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if last is None:
+            raise OutputDirError(
+                f"--resume_from_checkpoint {value}: no checkpoint-* folder in {out}. Pass a checkpoint path, or "
+                "start a new run without --resume_from_checkpoint."
+            )
+        return last
+    if not Path(value).is_dir():
+        raise OutputDirError(f"--resume_from_checkpoint {value}: no such checkpoint directory.")
+    return str(value)
+
+
+def _strip_prefix(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    return {k[len(prefix) + 1 :] if k.startswith(prefix + "_") else k: v for k, v in metrics.items()}
+
+
+def prepare_text_splits(
+    raw: DatasetDict, data_args: DataArguments, tokenizer, names: list[str]
+) -> DatasetDict:
+    """Encode labels with ``names`` and tokenise every split."""
+    encoded = encode_labels(raw, data_args.label_column, names)
+    return tokenize_splits(
+        encoded,
+        tokenizer,
+        text_column=data_args.text_column,
+        text_pair_column=data_args.text_pair_column,
+        max_length=data_args.max_length,
+        num_proc=data_args.preprocessing_num_workers,
+    )
+
+
+def _columns(data_args: DataArguments) -> dict[str, str | None]:
+    return {
+        "text_column": data_args.text_column,
+        "text_pair_column": data_args.text_pair_column,
+        "label_column": data_args.label_column,
+    }
+
+
+def write_predictions(
+    path: Path, raw_test, logits: np.ndarray, names: list[str], data_args: DataArguments
+) -> None:
+    probabilities = softmax(logits)
+    with open(path, "w", encoding="utf-8") as f:
+        for row, probs in zip(raw_test, probabilities, strict=True):
+            best = int(probs.argmax())
+            record = {"text": row[data_args.text_column]}
+            if data_args.text_pair_column:
+                record["text_pair"] = row[data_args.text_pair_column]
+            record.update({"label": str(row[data_args.label_column]), "prediction": names[best]})
+            record["score"] = round(float(probs[best]), 6)
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def train(
+    recipe: str | Path | dict[str, Any] | Recipe | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> TrainResult:
+    """Run a recipe end to end and save the model, tokenizer, recipe, metrics and test predictions.
+
+    ``recipe`` is a YAML path, a shipped recipe name (``sentiment/minilm_full``, the default), a dict or a parsed
+    :class:`~hf_transfer.config.Recipe`; ``overrides`` win over it (``["--learning_rate", "1e-4"]``).
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = parse_recipe(recipe, overrides)
+    data_args, model_args, args = recipe.data, recipe.model, recipe.training
+    prepare_output_dir(args)
+    resume = resolve_resume(args)
+    set_seed(args.seed)
+    go_offline_if_unreachable()
+
+    raw = load_raw_datasets(data_args, seed=args.data_seed if args.data_seed is not None else args.seed)
+    check_columns(raw, _columns(data_args))
+    names = label_names(raw, data_args.label_column)
+    checkpoint = resolve_checkpoint(
+        model_args.model_name_or_path, model_args.revision, model_args.cache_dir, model_args.trust_remote_code
+    )
+    tokenizer = load_tokenizer(checkpoint, model_args.tokenizer_name)
+    model = load_sequence_classifier(
+        checkpoint,
+        id2label=dict(enumerate(names)),
+        revision=model_args.revision,
+        cache_dir=model_args.cache_dir,
+        trust_remote_code=model_args.trust_remote_code,
+        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+    )
+    strategy = build_strategy(recipe.strategy.strategy_config)
+    model = strategy.apply(model)
+    trainable, total = count_parameters(model)
+    if trainable == 0:
+        raise StrategyError(
+            f"Strategy {strategy.config.type!r} left no parameter trainable; check its options."
+        )
+    logger.info(
+        "Model %s (%s): %s parameters, %s trainable (%.2f%%) with strategy %r",
+        checkpoint.requested,
+        checkpoint.source,
+        f"{total:,}",
+        f"{trainable:,}",
+        100 * trainable / total,
+        strategy.config.type,
+    )
+
+    with args.main_process_first(desc="tokenising"):
+        encoded = prepare_text_splits(raw, data_args, tokenizer, names)
+    trainer = TransferTrainer(
+        model=model,
+        args=args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=MetricSuite(args.metrics, num_labels=len(names)),
+        callbacks=strategy.callbacks(),
+    )
+    train_output = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model()
+    trainer.save_state()
+
+    results: dict[str, Any] = {
+        "recipe": recipe.name,
+        "model": checkpoint.requested,
+        "model_source": checkpoint.source,
+        "strategy": recipe.strategy.strategy_config.to_dict(),
+        "labels": names,
+        "parameters": {"trainable": trainable, "total": total, "trainable_percent": 100 * trainable / total},
+        "rows": {split: len(dataset) for split, dataset in encoded.items()},
+        "train": train_output.metrics,
+        "validation": _strip_prefix(
+            trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"
+        ),
+    }
+    test_logits = None
+    if "test" in encoded:
+        prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
+        results["test"] = _strip_prefix(prediction.metrics, "test")
+        test_logits = (
+            prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        )
+
+    out = Path(args.output_dir)
+    if args.should_save:
+        recipe.save(out / RECIPE_FILE)
+        (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        if args.save_predictions and test_logits is not None:
+            write_predictions(out / PREDICTIONS_FILE, raw["test"], test_logits, names, data_args)
+    logger.info(
+        "Saved model, recipe, metrics%s to %s", " and predictions" if test_logits is not None else "", out
+    )
+    return TrainResult(output_dir=out, metrics=results, trainer=trainer)
+
+
+def evaluate(
+    model_dir: str | Path,
+    split: str = "test",
+    data_overrides: dict[str, Any] | None = None,
+    metrics: list[str] | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """Evaluate a saved model on a split of its recipe's dataset (or of the dataset given in ``data_overrides``)."""
+    model_dir = Path(model_dir)
+    checkpoint = resolve_checkpoint(str(model_dir))
+    saved = load_recipe_file(model_dir / RECIPE_FILE) if (model_dir / RECIPE_FILE).is_file() else {}
+    data_keys = {f.name for f in fields(DataArguments)}
+    data_values = {k: v for k, v in saved.items() if k in data_keys}
+    data_values.update(data_overrides or {})
+    data_args = DataArguments(**data_values)
+    metric_names = metrics or saved.get("metrics") or ["accuracy", "f1"]
+
+    go_offline_if_unreachable()
+    raw = load_raw_datasets(data_args, seed=saved.get("seed", 42))
+    if split not in raw:
+        raise DataError(f"The dataset has no {split!r} split; its splits are: {', '.join(raw)}.")
+    raw = DatasetDict({split: raw[split]})
+    check_columns(raw, _columns(data_args))
+    tokenizer = load_tokenizer(checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint.path)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    check_known_labels(raw, data_args.label_column, names, known_from="the model's labels")
+    encoded = prepare_text_splits(raw, data_args, tokenizer, names)
+    with tempfile.TemporaryDirectory() as tmp:
+        eval_args = TrainingArguments(
+            output_dir=tmp,
+            per_device_eval_batch_size=batch_size,
+            report_to=[],
+            dataloader_pin_memory=torch.cuda.is_available(),
+        )
+        trainer = TransferTrainer(
+            model=model,
+            args=eval_args,
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=MetricSuite(metric_names, num_labels=len(names)),
+        )
+        return _strip_prefix(trainer.evaluate(encoded[split], metric_key_prefix=split), split)

@@ -1,0 +1,137 @@
+"""Shared fixtures: tiny random checkpoints built from configs (no downloads), tiny recipes, data files."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForSequenceClassification,
+    BertConfig,
+    DistilBertConfig,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+)
+
+from hf_transfer.data import load_builtin_dataset  # noqa: E402
+
+TEXT_ARCHITECTURES = ("bert", "roberta", "distilbert")
+
+
+def tiny_text_config(arch: str, vocab_size: int, pad_token_id: int):
+    common = {"vocab_size": vocab_size, "pad_token_id": pad_token_id, "max_position_embeddings": 128}
+    if arch == "bert":
+        return BertConfig(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, **common
+        )
+    if arch == "roberta":
+        return RobertaConfig(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, **common
+        )
+    if arch == "distilbert":
+        return DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=37, **common)
+    raise ValueError(arch)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tmp_path_factory) -> PreTrainedTokenizerFast:
+    """A WordPiece tokenizer (vocab 800) trained on the built-in review snippets."""
+    texts = load_builtin_dataset("rotten_tomatoes_snippets")["train"]["text"][:3000]
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory, tiny_tokenizer) -> dict[str, Path]:
+    """Random tiny checkpoints (a 2-label classifier saved with its tokenizer), one per text architecture."""
+    root = tmp_path_factory.mktemp("tiny_checkpoints")
+    paths = {}
+    for arch in TEXT_ARCHITECTURES:
+        torch.manual_seed(0)
+        config = tiny_text_config(arch, len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
+        model = AutoModelForSequenceClassification.from_config(config)
+        path = root / arch
+        model.save_pretrained(path)
+        tiny_tokenizer.save_pretrained(path)
+        paths[arch] = path
+    return paths
+
+
+@pytest.fixture(params=TEXT_ARCHITECTURES)
+def text_arch(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tiny_recipe(tiny_checkpoints, tmp_path):
+    """Build a small, fast recipe dict for an architecture; keyword arguments override its keys."""
+
+    def build(arch: str = "bert", **overrides) -> dict:
+        recipe = {
+            "model_name_or_path": str(tiny_checkpoints[arch]),
+            "dataset_name": "rotten_tomatoes_snippets",
+            "max_train_samples": 64,
+            "max_eval_samples": 32,
+            "max_test_samples": 32,
+            "max_length": 32,
+            "per_device_train_batch_size": 16,
+            "per_device_eval_batch_size": 32,
+            "num_train_epochs": 1,
+            "learning_rate": 1e-3,
+            "save_strategy": "no",
+            "eval_strategy": "no",
+            "logging_steps": 1,
+            "disable_tqdm": True,
+            "output_dir": str(tmp_path / f"run-{arch}"),
+            "seed": 0,
+        }
+        recipe.update(overrides)
+        return recipe
+
+    return build
+
+
+@pytest.fixture
+def review_files(tmp_path) -> dict[str, Path]:
+    """Small review files in every supported local format (columns: review, sentiment, extra)."""
+    import pandas as pd
+
+    rows = load_builtin_dataset("rotten_tomatoes_snippets")["validation"].select(range(60)).to_pandas()
+    frame = pd.DataFrame({"review": rows["text"], "sentiment": rows["label"], "extra": range(len(rows))})
+    files = {}
+    for name, writer in (
+        ("csv", lambda p: frame.to_csv(p, index=False)),
+        ("tsv", lambda p: frame.to_csv(p, index=False, sep="\t")),
+        ("jsonl", lambda p: frame.to_json(p, orient="records", lines=True)),
+        ("parquet", lambda p: frame.to_parquet(p, index=False)),
+    ):
+        path = tmp_path / f"reviews.{name}"
+        writer(path)
+        files[name] = path
+    return files

@@ -1,0 +1,193 @@
+"""Recipes: YAML + CLI overrides → dataclasses; unknown keys and bad values are clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hf_transfer.config import (
+    ARGUMENT_CLASSES,
+    RECIPES_DIR,
+    DataArguments,
+    ModelArguments,
+    field_names,
+    parse_recipe,
+    resolve_recipe_path,
+)
+from hf_transfer.errors import RecipeError, StrategyError
+from hf_transfer.strategies import FeatureExtractionConfig
+
+SHIPPED_RECIPES = sorted(RECIPES_DIR.glob("**/*.yaml"))
+BASE = {
+    "model_name_or_path": "some/model",
+    "dataset_name": "rotten_tomatoes_snippets",
+    "output_dir": "/tmp/x",
+}
+
+
+def write_recipe(tmp_path: Path, values: dict) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_yaml_maps_to_each_dataclass(tmp_path):
+    path = write_recipe(
+        tmp_path, {**BASE, "text_column": "review", "learning_rate": 3e-5, "strategy": "full"}
+    )
+    recipe = parse_recipe(path)
+    assert recipe.model.model_name_or_path == "some/model"
+    assert recipe.data.text_column == "review"
+    assert recipe.training.learning_rate == 3e-5
+    assert recipe.strategy.strategy_config.type == "full"
+
+
+def test_cli_overrides_win_and_are_typed(tmp_path):
+    path = write_recipe(tmp_path, {**BASE, "learning_rate": 3e-5, "max_length": 64})
+    recipe = parse_recipe(
+        path,
+        overrides=[
+            "--learning_rate",
+            "1e-4",
+            "--max_length",
+            "16",
+            "--metrics",
+            "accuracy",
+            "f1_macro",
+            "--strategy",
+            "feature_extraction",
+            "--disable_tqdm",
+            "true",
+        ],
+    )
+    assert recipe.training.learning_rate == pytest.approx(1e-4)
+    assert recipe.data.max_length == 16
+    assert recipe.training.metrics == ["accuracy", "f1_macro"]
+    assert isinstance(recipe.strategy.strategy_config, FeatureExtractionConfig)
+    assert recipe.training.disable_tqdm is True
+
+
+def test_strategy_as_json_on_the_command_line():
+    recipe = parse_recipe(BASE, overrides=["--strategy", '{"type": "feature_extraction"}'])
+    assert recipe.strategy.strategy == {"type": "feature_extraction"}
+
+
+def test_transfer_defaults():
+    training = parse_recipe(BASE).training
+    assert training.train_sampling_strategy == "group_by_length"
+    assert training.overwrite_output_dir is False
+    assert training.metrics == ["accuracy", "f1"]
+
+
+def test_unknown_yaml_key_names_the_closest_valid_key(tmp_path):
+    path = write_recipe(tmp_path, {**BASE, "learning_rte": 1e-4})
+    with pytest.raises(RecipeError, match=r"learning_rte.*Did you mean 'learning_rate'"):
+        parse_recipe(path)
+
+
+def test_unknown_cli_option_names_the_closest_valid_key():
+    with pytest.raises(RecipeError, match=r"--num_train_epoch\b.*Did you mean 'num_train_epochs'"):
+        parse_recipe(BASE, overrides=["--num_train_epoch", "2"])
+
+
+def test_unknown_dict_override_is_an_error():
+    with pytest.raises(RecipeError, match="max_lenght.*'max_length'"):
+        parse_recipe(BASE, overrides={"max_lenght": 3})
+
+
+def test_unknown_strategy_type_lists_registered_types():
+    with pytest.raises(
+        StrategyError, match=r"feature_extractor.*'feature_extraction'.*Registered types: .*full"
+    ):
+        parse_recipe({**BASE, "strategy": {"type": "feature_extractor"}})
+
+
+def test_unknown_strategy_option_lists_valid_options():
+    with pytest.raises(
+        StrategyError, match="Unknown option.*strategy 'feature_extraction'.*'layers'.*Valid options"
+    ):
+        parse_recipe({**BASE, "strategy": {"type": "feature_extraction", "layers": 2}})
+
+
+def test_invalid_strategy_json():
+    with pytest.raises(RecipeError, match="not valid JSON"):
+        parse_recipe(BASE, overrides=["--strategy", "{type: full"])
+
+
+def test_missing_model_and_missing_data_are_errors():
+    with pytest.raises(RecipeError, match="model_name_or_path.*required"):
+        parse_recipe({"dataset_name": "rotten_tomatoes_snippets"})
+    with pytest.raises(RecipeError, match="No data"):
+        parse_recipe({"model_name_or_path": "some/model"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("max_length", 0, "max_length"),
+        ("validation_split_size", 1.5, "validation_split_size"),
+        ("max_train_samples", 0, "max_train_samples"),
+    ],
+)
+def test_bad_values_are_errors(key, value, message):
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe({**BASE, key: value})
+
+
+def test_invalid_training_value_is_a_recipe_error():
+    with pytest.raises(RecipeError, match="Invalid recipe value"):
+        parse_recipe({**BASE, "eval_strategy": "sometimes"})
+
+
+def test_recipe_that_is_not_a_mapping(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(RecipeError, match="must be a mapping"):
+        parse_recipe(path)
+
+
+def test_default_output_dir_is_timestamped_under_outputs():
+    recipe = parse_recipe({k: v for k, v in BASE.items() if k != "output_dir"})
+    parts = Path(recipe.training.output_dir).parts
+    assert parts[0] == "outputs" and parts[1] == "recipe" and len(parts[2]) == len("20260101-120000")
+
+
+def test_recipe_names_resolve_under_configs():
+    assert resolve_recipe_path("sentiment/minilm_full") == RECIPES_DIR / "sentiment" / "minilm_full.yaml"
+    with pytest.raises(RecipeError, match=r"sentiment/minilm_ful.*Did you mean 'sentiment/minilm_full'"):
+        resolve_recipe_path("sentiment/minilm_ful")
+
+
+def test_saved_recipe_round_trips(tmp_path):
+    recipe = parse_recipe({**BASE, "learning_rate": 2e-5, "strategy": {"type": "feature_extraction"}})
+    recipe.save(tmp_path / "saved.yaml")
+    again = parse_recipe(tmp_path / "saved.yaml")
+    assert again.to_dict() == recipe.to_dict()
+    assert again.training.learning_rate == 2e-5
+
+
+def test_field_names_do_not_collide_across_dataclasses():
+    seen: dict[str, type] = {}
+    for cls in ARGUMENT_CLASSES:
+        for f in dataclasses.fields(cls):
+            if f.init:
+                assert f.name not in seen, f"{f.name} is in both {seen[f.name].__name__} and {cls.__name__}"
+                seen[f.name] = cls
+    assert field_names()["model_name_or_path"] is ModelArguments
+    assert field_names()["text_column"] is DataArguments
+
+
+def test_every_field_of_our_dataclasses_has_help():
+    for cls in (ModelArguments, DataArguments):
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+
+
+@pytest.mark.parametrize("path", SHIPPED_RECIPES, ids=lambda p: str(p.relative_to(RECIPES_DIR)))
+def test_shipped_recipes_parse(path):
+    recipe = parse_recipe(path)
+    assert recipe.model.model_name_or_path
+    assert recipe.strategy.strategy_config.type
