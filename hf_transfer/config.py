@@ -33,7 +33,11 @@ from .errors import HfTransferError, RecipeError, did_you_mean
 from .strategies import StrategyConfig, build_strategy_config
 
 DEFAULT_RECIPE = "sentiment/minilm_full"
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs"
+# Shipped recipes: configs/ in a source checkout (or editable install), hf_transfer/recipes/ in a wheel.
+_PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
+RECIPES_DIR = (
+    _PACKAGED_RECIPES if _PACKAGED_RECIPES.is_dir() else Path(__file__).resolve().parent.parent / "configs"
+)
 
 
 @dataclass

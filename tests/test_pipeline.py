@@ -152,3 +152,18 @@ def test_local_files_with_custom_columns(tiny_recipe, review_files, fmt):
     result = train(recipe)
     assert result.metrics["rows"] == {"train": 54, "validation": 6}
     assert "test" not in result.metrics and not (result.output_dir / "predictions_test.jsonl").exists()
+
+
+def test_model_card_metadata_results_and_snippet(trained):
+    import re
+
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(trained.output_dir / "README.md")
+    assert card.data.pipeline_tag == "text-classification" and card.data.library_name == "transformers"
+    assert card.data.datasets is None  # a built-in dataset is described in the text, not in the metadata
+    assert "`rotten_tomatoes_snippets`" in card.text and "strategy **full**" in card.text
+    accuracy = json.loads((trained.output_dir / "metrics.json").read_text())["test"]["accuracy"]
+    assert f"| test | {accuracy:.4f} |" in card.text
+    snippet = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
+    exec(compile(snippet, "model-card-snippet", "exec"), {})  # noqa: S102 - the card's own example must run

@@ -39,6 +39,7 @@ from ..data import (
     tokenize_splits,
 )
 from ..errors import DataError, OutputDirError, StrategyError
+from ..hub import render_model_card
 from ..metrics import MetricSuite
 from ..modeling import count_parameters, load_sequence_classifier, load_tokenizer, resolve_checkpoint
 from ..offline import go_offline_if_unreachable
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions_test.jsonl"
+MODEL_CARD_FILE = "README.md"
 RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
 
 
@@ -247,6 +249,7 @@ def train(
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.save_predictions and test_logits is not None:
             write_predictions(out / PREDICTIONS_FILE, raw["test"], test_logits, names, data_args)
+        render_model_card(recipe.to_dict(), results, load_path=str(out)).save(out / MODEL_CARD_FILE)
     logger.info(
         "Saved model, recipe, metrics%s to %s", " and predictions" if test_logits is not None else "", out
     )

@@ -1,0 +1,131 @@
+"""Model cards rendered with ``huggingface_hub.ModelCard`` from the templates in ``model_cards/``.
+
+Example::
+
+    >>> from hf_transfer.hub import render_model_card
+    >>> card = render_model_card(recipe, metrics, load_path="outputs/run")
+    >>> card.data.pipeline_tag
+    'text-classification'
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import ModelCard, ModelCardData
+
+from .data import BUILTIN_DATASETS
+from .strategies import STRATEGIES
+
+_PACKAGED_CARDS = Path(__file__).resolve().parent / "model_cards"
+MODEL_CARDS_DIR = (
+    _PACKAGED_CARDS if _PACKAGED_CARDS.is_dir() else Path(__file__).resolve().parent.parent / "model_cards"
+)
+VERSIONED = (
+    "hf-transfer-learning",
+    "transformers",
+    "torch",
+    "datasets",
+    "peft",
+    "accelerate",
+    "evaluate",
+    "tokenizers",
+)
+SKIPPED_METRICS = {"runtime", "samples_per_second", "steps_per_second", "epoch"}
+
+
+def _is_hub_id(name: str | None) -> bool:
+    return bool(name) and name.count("/") == 1 and not Path(name).expanduser().exists()
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def describe_dataset(data: dict[str, Any]) -> tuple[list[str] | None, str]:
+    """Card metadata ``datasets`` (Hub ids only: local and built-in data would break it) and a description."""
+    name, config = data.get("dataset_name"), data.get("dataset_config_name")
+    if name in BUILTIN_DATASETS:
+        spec = BUILTIN_DATASETS[name]
+        return None, (
+            f"The hf_transfer built-in dataset `{name}` (config `{config or spec.default_config}`): "
+            f"{spec.description} Loaded offline with `hf_transfer.load_builtin_dataset`."
+        )
+    if _is_hub_id(name):
+        return [name], f"The Hub dataset [{name}](https://huggingface.co/datasets/{name})" + (
+            f", config `{config}`." if config else "."
+        )
+    files = [Path(data[k]).name for k in ("train_file", "validation_file", "test_file") if data.get(k)]
+    source = f"local files ({', '.join(files)})" if files else f"a local dataset ({Path(str(name)).name})"
+    return None, f"Private data: {source}; not published with the model."
+
+
+def render_model_card(recipe_values: dict[str, Any], metrics: dict[str, Any], load_path: str) -> ModelCard:
+    """A card for a single-task text classifier trained by :func:`hf_transfer.train`."""
+    base_model = recipe_values["model_name_or_path"]
+    datasets, dataset_description = describe_dataset(recipe_values)
+    strategy = dict(metrics["strategy"])
+    strategy_type = strategy.pop("type")
+    strategy_class = STRATEGIES[strategy_type][1] if strategy_type in STRATEGIES else None
+    results = {
+        split: {
+            k: v
+            for k, v in metrics[split].items()
+            if k not in SKIPPED_METRICS and isinstance(v, (int, float))
+        }
+        for split in ("validation", "test")
+        if split in metrics
+    }
+    metric_names = sorted({k for values in results.values() for k in values if k != "loss"}) + ["loss"]
+    hyper_parameters = {
+        key: recipe_values[key]
+        for key in (
+            "learning_rate",
+            "num_train_epochs",
+            "max_steps",
+            "per_device_train_batch_size",
+            "weight_decay",
+            "warmup_steps",
+            "lr_scheduler_type",
+            "max_length",
+            "seed",
+            "train_sampling_strategy",
+        )
+        if key in recipe_values
+    }
+    card_data = ModelCardData(
+        base_model=base_model if _is_hub_id(base_model) else None,
+        datasets=datasets,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["hf_transfer", "transfer-learning", "text-classification", strategy_type],
+        metrics=[m for m in metric_names if m != "loss"],
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(MODEL_CARDS_DIR / "text_classification.md"),
+        model_name=Path(load_path).name,
+        base_model_display=base_model if _is_hub_id(base_model) else Path(base_model).name,
+        base_model_link=f"https://huggingface.co/{base_model}" if _is_hub_id(base_model) else base_model,
+        strategy_type=strategy_type,
+        strategy_description=(strategy_class.__doc__ or "").strip().splitlines()[0] if strategy_class else "",
+        strategy_options=strategy,
+        parameters=metrics["parameters"],
+        labels=metrics["labels"],
+        dataset_description=dataset_description,
+        rows=metrics["rows"],
+        results=results,
+        metric_names=metric_names,
+        hyper_parameters=hyper_parameters,
+        load_path=load_path,
+        example_text="A gorgeous, moving film.",
+        versions=_versions(),
+    )
