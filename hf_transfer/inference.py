@@ -15,11 +15,10 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import AutoModelForSequenceClassification
 
 from .data.loading import file_builder
 from .errors import DataError
-from .modeling import load_tokenizer, resolve_checkpoint
+from .modeling import load_tokenizer, load_trained_classifier, resolve_checkpoint
 
 
 class Predictor:
@@ -28,11 +27,12 @@ class Predictor:
     def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int = 512):
         checkpoint = resolve_checkpoint(str(model_dir))
         self.tokenizer = load_tokenizer(checkpoint)
-        self.model = AutoModelForSequenceClassification.from_pretrained(checkpoint.path).eval()
+        self.model = load_trained_classifier(checkpoint.path).eval()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
         self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length))
-        self.input_names = set(inspect.signature(self.model.forward).parameters)
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        self.input_names = set(inspect.signature(base.forward).parameters)
 
     @torch.inference_mode()
     def __call__(self, texts: Sequence[str], batch_size: int = 32, top_k: int = 1) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -98,4 +99,5 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "hf_transfer.cli.main", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "train" in result.stdout
-    assert subprocess.run(["hf-transfer", "--help"], capture_output=True).returncode == 0
+    script = Path(sys.executable).parent / "hf-transfer"  # installed next to the interpreter
+    assert subprocess.run([str(script), "--help"], capture_output=True).returncode == 0

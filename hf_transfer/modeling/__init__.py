@@ -6,11 +6,15 @@ from .backbones import (
     ResolvedCheckpoint,
     load_sequence_classifier,
     load_tokenizer,
+    load_trained_classifier,
     resolve_checkpoint,
 )
+from .blocks import BlockLayout, find_blocks
 from .structure import count_parameters, format_module_tree, module_rows, split_backbone_and_head
 
 __all__ = [
+    "BlockLayout",
+    "find_blocks",
     "OFFLINE_CHECKPOINTS",
     "OfflineCheckpoint",
     "ResolvedCheckpoint",
@@ -18,6 +22,7 @@ __all__ = [
     "format_module_tree",
     "load_sequence_classifier",
     "load_tokenizer",
+    "load_trained_classifier",
     "module_rows",
     "resolve_checkpoint",
     "split_backbone_and_head",

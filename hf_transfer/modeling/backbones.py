@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
 from ..errors import ModelResolutionError
@@ -144,3 +145,18 @@ def load_sequence_classifier(
     return AutoModelForSequenceClassification.from_pretrained(
         checkpoint.path, config=config, ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs
     )
+
+
+def load_trained_classifier(path: str | Path) -> nn.Module:
+    """A classifier saved by hf_transfer: a stock checkpoint, or an adapter folder (loaded onto its base)."""
+    path = Path(path)
+    if not (path / "adapter_config.json").is_file():
+        return AutoModelForSequenceClassification.from_pretrained(path)
+    from peft import PeftConfig, PeftModel
+
+    base = resolve_checkpoint(PeftConfig.from_pretrained(path).base_model_name_or_path)
+    config = AutoConfig.from_pretrained(path if (path / "config.json").is_file() else base.path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base.path, config=config, ignore_mismatched_sizes=True
+    )
+    return PeftModel.from_pretrained(model, path)

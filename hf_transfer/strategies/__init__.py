@@ -3,13 +3,25 @@
 from .base import (
     STRATEGIES,
     StrategyConfig,
+    StrategyContext,
     TransferStrategy,
     build_strategy,
     build_strategy_config,
     list_strategies,
     register_strategy,
 )
-from .freeze import FeatureExtraction, FeatureExtractionConfig, FullFineTuning, FullFineTuningConfig
+from .freeze import (
+    FeatureExtraction,
+    FeatureExtractionConfig,
+    FullFineTuning,
+    FullFineTuningConfig,
+    Patterns,
+    PatternsConfig,
+    TopLayers,
+    TopLayersConfig,
+)
+from .peft_adapters import PeftAdapterConfig, PeftAdapters, build_peft_config
+from .selection import pattern_matches, select_parameters
 
 __all__ = [
     "STRATEGIES",
@@ -17,10 +29,20 @@ __all__ = [
     "FeatureExtractionConfig",
     "FullFineTuning",
     "FullFineTuningConfig",
+    "Patterns",
+    "PatternsConfig",
+    "TopLayers",
+    "TopLayersConfig",
+    "PeftAdapterConfig",
+    "PeftAdapters",
     "StrategyConfig",
+    "StrategyContext",
     "TransferStrategy",
+    "build_peft_config",
     "build_strategy",
     "build_strategy_config",
     "list_strategies",
+    "pattern_matches",
     "register_strategy",
+    "select_parameters",
 ]

@@ -32,6 +32,16 @@ class StrategyConfig:
         return {"type": self.type, **dataclasses.asdict(self)}
 
 
+@dataclass
+class StrategyContext:
+    """What a strategy may need beyond the model: the training data and the length of training."""
+
+    train_dataset: Any = None
+    data_collator: Any = None
+    num_training_steps: int | None = None
+    seed: int = 42
+
+
 class TransferStrategy:
     """Applies a :class:`StrategyConfig` to a model."""
 
@@ -40,9 +50,19 @@ class TransferStrategy:
     def __init__(self, config: StrategyConfig):
         self.config = config
 
-    def apply(self, model: nn.Module) -> nn.Module:
-        """Set what trains (``requires_grad``) or wrap the model; return the model to train."""
+    def trainable_names(self, model: nn.Module) -> set[str]:
+        """Names of the parameters that train; freezing strategies implement this."""
         raise NotImplementedError
+
+    def apply(self, model: nn.Module, context: StrategyContext | None = None) -> nn.Module:
+        """Set what trains (``requires_grad``) or wrap the model; return the model to train.
+
+        The default makes exactly :meth:`trainable_names` trainable and freezes the rest.
+        """
+        trainable = self.trainable_names(model)
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name in trainable)
+        return model
 
     def callbacks(self) -> list:
         """``transformers.TrainerCallback`` objects the strategy needs during training (none by default)."""

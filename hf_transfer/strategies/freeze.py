@@ -1,13 +1,33 @@
-"""Strategies that choose what trains by freezing parameters: ``full`` and ``feature_extraction``."""
+"""Strategies that choose what trains by freezing parameters.
+
+- ``full``: everything trains.
+- ``feature_extraction``: the backbone is frozen, the task head trains.
+- ``top_layers``: the top N blocks (plus what sits above them, and the head) train.
+- ``patterns``: parameters chosen by ``include`` / ``exclude`` patterns (any blocks, contiguous or not).
+
+Example recipe block::
+
+    strategy:
+      type: patterns
+      include: ["bert.encoder.layer.1", "bert.encoder.layer.[45].*"]   # non-contiguous blocks
+      exclude: ["*.LayerNorm.*"]
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
+from ..errors import StrategyError
+from ..modeling.blocks import find_blocks
 from ..modeling.structure import split_backbone_and_head
 from .base import StrategyConfig, TransferStrategy, register_strategy
+from .selection import select_parameters
+
+
+def head_names(model: nn.Module) -> set[str]:
+    return {name for name, _ in split_backbone_and_head(model)[1]}
 
 
 @dataclass
@@ -19,10 +39,8 @@ class FullFineTuningConfig(StrategyConfig):
 class FullFineTuning(TransferStrategy):
     """Full fine-tuning: every parameter of backbone and head trains."""
 
-    def apply(self, model: nn.Module) -> nn.Module:
-        for parameter in model.parameters():
-            parameter.requires_grad_(True)
-        return model
+    def trainable_names(self, model: nn.Module) -> set[str]:
+        return {name for name, _ in model.named_parameters()}
 
 
 @dataclass
@@ -34,10 +52,91 @@ class FeatureExtractionConfig(StrategyConfig):
 class FeatureExtraction(TransferStrategy):
     """Feature extraction: freeze the pretrained backbone, train only the task head."""
 
-    def apply(self, model: nn.Module) -> nn.Module:
-        backbone, head = split_backbone_and_head(model)
-        for parameter in backbone.parameters():
-            parameter.requires_grad_(False)
-        for _, parameter in head:
-            parameter.requires_grad_(True)
-        return model
+    def trainable_names(self, model: nn.Module) -> set[str]:
+        return head_names(model)
+
+
+@dataclass
+class TopLayersConfig(StrategyConfig):
+    """The top ``num_layers`` blocks train, with what sits above them and the head; the rest is frozen."""
+
+    num_layers: int = field(default=2, metadata={"help": "How many blocks, counted from the top, train."})
+    train_embeddings: bool = field(
+        default=False, metadata={"help": "Also train what lies below the blocks (embeddings, stem)."}
+    )
+    train_top: bool = field(
+        default=True, metadata={"help": "Train what lies above the blocks (pooler, final norm)."}
+    )
+    train_head: bool = field(default=True, metadata={"help": "Train the task head (almost always wanted)."})
+
+    def __post_init__(self):
+        if self.num_layers < 0:
+            raise StrategyError(f"top_layers: `num_layers` must be ≥ 0, got {self.num_layers}.")
+
+
+@register_strategy("top_layers", TopLayersConfig)
+class TopLayers(TransferStrategy):
+    """Top-N fine-tuning: train the top blocks (and the head), freeze the blocks below and the embeddings."""
+
+    config: TopLayersConfig
+
+    def trainable_names(self, model: nn.Module) -> set[str]:
+        layout = find_blocks(model)
+        n = self.config.num_layers
+        if n > layout.num_blocks:
+            raise StrategyError(
+                f"top_layers: num_layers={n} but {type(model).__name__} has {layout.num_blocks} blocks "
+                f"({layout.block_prefix}.0 … {layout.block_prefix}.{layout.num_blocks - 1}). Use at most "
+                f"{layout.num_blocks}, or the `full` strategy."
+            )
+        names = {name for block in layout.blocks[layout.num_blocks - n :] for name in block}
+        if self.config.train_top:
+            names |= set(layout.top)
+        if self.config.train_embeddings:
+            names |= set(layout.bottom)
+        if self.config.train_head:
+            names |= set(layout.head)
+        return names
+
+
+@dataclass
+class PatternsConfig(StrategyConfig):
+    """Parameters whose names match ``include`` and not ``exclude`` train (plus the head unless told not to)."""
+
+    include: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Glob or full-match regex patterns on parameter / module names; empty means all."},
+    )
+    exclude: list[str] = field(
+        default_factory=list, metadata={"help": "Patterns removed from the selection."}
+    )
+    train_head: bool = field(
+        default=True, metadata={"help": "Train the task head whatever the patterns say."}
+    )
+
+    def __post_init__(self):
+        for key in ("include", "exclude"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                setattr(self, key, [value])
+            elif not all(isinstance(p, str) for p in getattr(self, key)):
+                raise StrategyError(f"patterns: `{key}` must be a list of pattern strings, got {value!r}.")
+        if not self.include and not self.exclude:
+            raise StrategyError(
+                "patterns: give `include` and/or `exclude` patterns (or use the `full` strategy)."
+            )
+
+
+@register_strategy("patterns", PatternsConfig)
+class Patterns(TransferStrategy):
+    """Selective fine-tuning by name: include / exclude patterns (glob or regex), any blocks."""
+
+    config: PatternsConfig
+
+    def trainable_names(self, model: nn.Module) -> set[str]:
+        every = {name for name, _ in model.named_parameters()}
+        names = select_parameters(model, self.config.include) if self.config.include else set(every)
+        names -= select_parameters(model, self.config.exclude, role="exclude")
+        if self.config.train_head:
+            names |= head_names(model)
+        return names

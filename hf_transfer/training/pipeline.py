@@ -10,8 +10,10 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass, fields
@@ -21,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import DatasetDict
+from peft import PeftModel
+from torch import nn
 from transformers import (
-    AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     TrainingArguments,
     set_seed,
@@ -41,9 +44,16 @@ from ..data import (
 from ..errors import DataError, OutputDirError, StrategyError
 from ..hub import render_model_card
 from ..metrics import MetricSuite
-from ..modeling import count_parameters, load_sequence_classifier, load_tokenizer, resolve_checkpoint
+from ..modeling import (
+    ResolvedCheckpoint,
+    count_parameters,
+    load_sequence_classifier,
+    load_tokenizer,
+    load_trained_classifier,
+    resolve_checkpoint,
+)
 from ..offline import go_offline_if_unreachable
-from ..strategies import build_strategy
+from ..strategies import StrategyContext, TransferStrategy, build_strategy
 from .trainer import TransferTrainer
 
 logger = logging.getLogger(__name__)
@@ -52,6 +62,7 @@ RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions_test.jsonl"
 MODEL_CARD_FILE = "README.md"
+MERGED_DIR = "merged"
 RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
 
 
@@ -157,23 +168,38 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def train(
-    recipe: str | Path | dict[str, Any] | Recipe | None = None,
-    overrides: list[str] | dict[str, Any] | None = None,
-) -> TrainResult:
-    """Run a recipe end to end and save the model, tokenizer, recipe, metrics and test predictions.
+@dataclass
+class PreparedRun:
+    """Everything a run needs before training: data, labels, checkpoint, tokenizer and the strategy's model."""
 
-    ``recipe`` is a YAML path, a shipped recipe name (``sentiment/minilm_full``, the default), a dict or a parsed
-    :class:`~hf_transfer.config.Recipe`; ``overrides`` win over it (``["--learning_rate", "1e-4"]``).
-    """
-    if not isinstance(recipe, Recipe):
-        recipe = parse_recipe(recipe, overrides)
+    recipe: Recipe
+    raw: DatasetDict
+    labels: list[str]
+    checkpoint: ResolvedCheckpoint
+    tokenizer: Any
+    encoded: DatasetDict
+    strategy: TransferStrategy
+    model: nn.Module
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        trainable, total = count_parameters(self.model)
+        return {"trainable": trainable, "total": total, "trainable_percent": 100 * trainable / total}
+
+
+def num_training_steps(args, train_rows: int) -> int:
+    """Optimizer steps the Trainer will take (as it computes them), for strategies that schedule by step."""
+    if args.max_steps and args.max_steps > 0:
+        return args.max_steps
+    batches = math.ceil(train_rows / (args.per_device_train_batch_size * max(1, args.world_size)))
+    return max(1, math.ceil(batches / args.gradient_accumulation_steps) * math.ceil(args.num_train_epochs))
+
+
+def prepare_run(recipe: Recipe) -> PreparedRun:
+    """Load data and checkpoint, tokenise, and apply the strategy: a run up to the Trainer (or a dry run)."""
     data_args, model_args, args = recipe.data, recipe.model, recipe.training
-    prepare_output_dir(args)
-    resume = resolve_resume(args)
     set_seed(args.seed)
     go_offline_if_unreachable()
-
     raw = load_raw_datasets(data_args, seed=args.data_seed if args.data_seed is not None else args.seed)
     check_columns(raw, _columns(data_args))
     names = label_names(raw, data_args.label_column)
@@ -189,10 +215,21 @@ def train(
         trust_remote_code=model_args.trust_remote_code,
         ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
     )
+    with args.main_process_first(desc="tokenising"):
+        encoded = prepare_text_splits(raw, data_args, tokenizer, names)
     strategy = build_strategy(recipe.strategy.strategy_config)
-    model = strategy.apply(model)
-    trainable, total = count_parameters(model)
-    if trainable == 0:
+    context = StrategyContext(
+        train_dataset=encoded["train"],
+        data_collator=DataCollatorWithPadding(tokenizer),
+        num_training_steps=num_training_steps(args, len(encoded["train"])),
+        seed=args.seed,
+    )
+    model = strategy.apply(model, context)
+    if isinstance(model, PeftModel):  # record the id the user gave, resolvable online and offline
+        for peft_config in model.peft_config.values():
+            peft_config.base_model_name_or_path = checkpoint.requested
+    run = PreparedRun(recipe, raw, names, checkpoint, tokenizer, encoded, strategy, model)
+    if run.parameters["trainable"] == 0:
         raise StrategyError(
             f"Strategy {strategy.config.type!r} left no parameter trainable; check its options."
         )
@@ -200,35 +237,65 @@ def train(
         "Model %s (%s): %s parameters, %s trainable (%.2f%%) with strategy %r",
         checkpoint.requested,
         checkpoint.source,
-        f"{total:,}",
-        f"{trainable:,}",
-        100 * trainable / total,
+        f"{run.parameters['total']:,}",
+        f"{run.parameters['trainable']:,}",
+        run.parameters["trainable_percent"],
         strategy.config.type,
     )
+    return run
 
-    with args.main_process_first(desc="tokenising"):
-        encoded = prepare_text_splits(raw, data_args, tokenizer, names)
+
+def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: Path) -> None:
+    """Save the model: a stock checkpoint, or an adapter folder (plus its task config, and merged if asked)."""
+    trainer.save_model(str(output_dir))
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(model, PeftModel) and trainer.args.should_save:
+        model.get_base_model().config.save_pretrained(output_dir)  # labels, for hf_transfer's own loading
+        if getattr(run.strategy.config, "merge", False):
+            merged = copy.deepcopy(model).merge_and_unload()
+            merged.save_pretrained(output_dir / MERGED_DIR)
+            run.tokenizer.save_pretrained(output_dir / MERGED_DIR)
+
+
+def train(
+    recipe: str | Path | dict[str, Any] | Recipe | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> TrainResult:
+    """Run a recipe end to end and save the model, tokenizer, recipe, metrics and test predictions.
+
+    ``recipe`` is a YAML path, a shipped recipe name (``sentiment/minilm_full``, the default), a dict or a parsed
+    :class:`~hf_transfer.config.Recipe`; ``overrides`` win over it (``["--learning_rate", "1e-4"]``).
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = parse_recipe(recipe, overrides)
+    args = recipe.training
+    prepare_output_dir(args)
+    resume = resolve_resume(args)
+    run = prepare_run(recipe)
+    encoded, names = run.encoded, run.labels
+
     trainer = TransferTrainer(
-        model=model,
+        model=run.model,
         args=args,
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=run.tokenizer,
+        data_collator=DataCollatorWithPadding(run.tokenizer),
         compute_metrics=MetricSuite(args.metrics, num_labels=len(names)),
-        callbacks=strategy.callbacks(),
+        callbacks=run.strategy.callbacks(),
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model()
+    out = Path(args.output_dir)
+    save_trained_model(trainer, run, out)
     trainer.save_state()
 
     results: dict[str, Any] = {
         "recipe": recipe.name,
-        "model": checkpoint.requested,
-        "model_source": checkpoint.source,
+        "model": run.checkpoint.requested,
+        "model_source": run.checkpoint.source,
         "strategy": recipe.strategy.strategy_config.to_dict(),
         "labels": names,
-        "parameters": {"trainable": trainable, "total": total, "trainable_percent": 100 * trainable / total},
+        "parameters": run.parameters,
         "rows": {split: len(dataset) for split, dataset in encoded.items()},
         "train": train_output.metrics,
         "validation": _strip_prefix(
@@ -243,16 +310,13 @@ def train(
             prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         )
 
-    out = Path(args.output_dir)
     if args.should_save:
         recipe.save(out / RECIPE_FILE)
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.save_predictions and test_logits is not None:
-            write_predictions(out / PREDICTIONS_FILE, raw["test"], test_logits, names, data_args)
+            write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
         render_model_card(recipe.to_dict(), results, load_path=str(out)).save(out / MODEL_CARD_FILE)
-    logger.info(
-        "Saved model, recipe, metrics%s to %s", " and predictions" if test_logits is not None else "", out
-    )
+    logger.info("Saved model, tokenizer, recipe, metrics, model card and predictions to %s", out)
     return TrainResult(output_dir=out, metrics=results, trainer=trainer)
 
 
@@ -280,7 +344,7 @@ def evaluate(
     raw = DatasetDict({split: raw[split]})
     check_columns(raw, _columns(data_args))
     tokenizer = load_tokenizer(checkpoint)
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint.path)
+    model = load_trained_classifier(checkpoint.path)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     check_known_labels(raw, data_args.label_column, names, known_from="the model's labels")
     encoded = prepare_text_splits(raw, data_args, tokenizer, names)
