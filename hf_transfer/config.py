@@ -68,8 +68,20 @@ class ModelArguments:
             "help": "Re-initialise head weights whose shape differs (e.g. a checkpoint with another label count)."
         },
     )
+    pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": "Head input: `model` (the checkpoint's own classification head), `cls`, `pooler`, `mean`, "
+            "`max`, or `auto` (a sentence-transformers checkpoint's 1_Pooling choice, else mean). Default: the "
+            "strategy's (auto for feature_extraction, model otherwise)."
+        },
+    )
 
     def __post_init__(self):
+        if self.pooling is not None and self.pooling not in ("model", "auto", "cls", "pooler", "mean", "max"):
+            raise RecipeError(
+                f"Unknown `pooling` {self.pooling!r}: use model, auto, cls, pooler, mean or max."
+            )
         if not self.model_name_or_path:
             raise RecipeError(
                 "`model_name_or_path` is required: a Hub id (e.g. sentence-transformers/all-MiniLM-L6-v2) or a "

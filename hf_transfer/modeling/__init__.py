@@ -10,9 +10,14 @@ from .backbones import (
     resolve_checkpoint,
 )
 from .blocks import BlockLayout, find_blocks
+from .pooled import POOLINGS, PooledClassifier, PooledClassifierConfig, sentence_transformers_pooling
 from .structure import count_parameters, format_module_tree, module_rows, split_backbone_and_head
 
 __all__ = [
+    "POOLINGS",
+    "PooledClassifier",
+    "PooledClassifierConfig",
+    "sentence_transformers_pooling",
     "BlockLayout",
     "find_blocks",
     "OFFLINE_CHECKPOINTS",

@@ -18,10 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
 
 from ..errors import ModelResolutionError
 from ..offline import go_offline_if_unreachable
+from .pooled import PooledClassifier, resolve_pooling
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +130,19 @@ def load_tokenizer(checkpoint: ResolvedCheckpoint, tokenizer_name: str | None = 
     return AutoTokenizer.from_pretrained(source, **kwargs)
 
 
+def checkpoint_file(checkpoint: ResolvedCheckpoint, filename: str, revision: str = "main") -> Path | None:
+    """A file of the checkpoint (local, package or Hub cache/download), or None when it has none."""
+    if checkpoint.source != "hub":
+        path = Path(checkpoint.path) / filename
+        return path if path.is_file() else None
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(checkpoint.path, filename, revision=revision))
+    except Exception:  # the file does not exist, or offline without a cached copy
+        return None
+
+
 def load_sequence_classifier(
     checkpoint: ResolvedCheckpoint,
     id2label: dict[int, str],
@@ -130,11 +150,22 @@ def load_sequence_classifier(
     cache_dir: str | None = None,
     trust_remote_code: bool = False,
     ignore_mismatched_sizes: bool = False,
+    pooling: str = "model",
 ) -> PreTrainedModel:
-    """A ``AutoModelForSequenceClassification`` with ``num_labels``/``id2label``/``label2id`` set from the data."""
+    """A sequence classifier with ``num_labels``/``id2label``/``label2id`` set from the data.
+
+    ``pooling="model"`` keeps the checkpoint's own head (``AutoModelForSequenceClassification``); any other
+    pooling puts a new linear head on the pooled backbone output (:class:`~hf_transfer.modeling.PooledClassifier`).
+    """
     hub_kwargs = {"revision": revision, "cache_dir": cache_dir, "trust_remote_code": trust_remote_code}
     if checkpoint.source != "hub":
         hub_kwargs.pop("revision")
+    if pooling != "model":
+        if pooling == "auto":
+            declared = checkpoint_file(checkpoint, "1_Pooling/config.json", revision)
+            pooling = resolve_pooling("auto", declared.parent.parent if declared else None)
+        backbone = AutoModel.from_pretrained(checkpoint.path, **hub_kwargs)
+        return PooledClassifier.from_backbone(backbone, resolve_pooling(pooling, None), id2label)
     config = AutoConfig.from_pretrained(
         checkpoint.path,
         num_labels=len(id2label),

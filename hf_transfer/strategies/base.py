@@ -46,6 +46,9 @@ class TransferStrategy:
     """Applies a :class:`StrategyConfig` to a model."""
 
     config_class: ClassVar[type[StrategyConfig]] = StrategyConfig
+    default_pooling: ClassVar[str] = (
+        "model"  # the head when the recipe sets no `pooling` (see ModelArguments)
+    )
 
     def __init__(self, config: StrategyConfig):
         self.config = config

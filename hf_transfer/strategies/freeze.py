@@ -21,6 +21,7 @@ from torch import nn
 
 from ..errors import StrategyError
 from ..modeling.blocks import find_blocks
+from ..modeling.pooled import PooledClassifier
 from ..modeling.structure import split_backbone_and_head
 from .base import StrategyConfig, TransferStrategy, register_strategy
 from .selection import select_parameters
@@ -47,13 +48,38 @@ class FullFineTuning(TransferStrategy):
 class FeatureExtractionConfig(StrategyConfig):
     """The pretrained backbone is frozen; only the new task head trains."""
 
+    cache_features: bool = field(
+        default=False,
+        metadata={
+            "help": "Compute the frozen backbone's pooled features once per split, then train the head on them "
+            "(needs a pooled head: `pooling` other than `model`)."
+        },
+    )
+    feature_cache_dir: str | None = field(
+        default=None, metadata={"help": "Keep cached features on disk here (datasets format) and reuse them."}
+    )
+
 
 @register_strategy("feature_extraction", FeatureExtractionConfig)
 class FeatureExtraction(TransferStrategy):
     """Feature extraction: freeze the pretrained backbone, train only the task head."""
 
+    config: FeatureExtractionConfig
+    default_pooling = "auto"
+
     def trainable_names(self, model: nn.Module) -> set[str]:
         return head_names(model)
+
+    def apply(self, model: nn.Module, context=None) -> nn.Module:
+        model = super().apply(model, context)
+        if isinstance(model, PooledClassifier):
+            model.config.backbone_frozen = True  # fixed features: the backbone runs without dropout
+        elif self.config.cache_features:
+            raise StrategyError(
+                "feature_extraction: cache_features needs a pooled head; set `pooling` to auto, mean, cls, max or "
+                "pooler (not `model`)."
+            )
+        return model
 
 
 @dataclass

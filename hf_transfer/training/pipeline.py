@@ -25,11 +25,7 @@ import torch
 from datasets import DatasetDict
 from peft import PeftModel
 from torch import nn
-from transformers import (
-    DataCollatorWithPadding,
-    TrainingArguments,
-    set_seed,
-)
+from transformers import DataCollatorWithPadding, TrainingArguments, default_data_collator, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..config import DataArguments, Recipe, load_recipe_file, parse_recipe
@@ -54,6 +50,7 @@ from ..modeling import (
 )
 from ..offline import go_offline_if_unreachable
 from ..strategies import StrategyContext, TransferStrategy, build_strategy
+from .features import cache_features
 from .trainer import TransferTrainer
 
 logger = logging.getLogger(__name__)
@@ -207,6 +204,7 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
         model_args.model_name_or_path, model_args.revision, model_args.cache_dir, model_args.trust_remote_code
     )
     tokenizer = load_tokenizer(checkpoint, model_args.tokenizer_name)
+    strategy = build_strategy(recipe.strategy.strategy_config)
     model = load_sequence_classifier(
         checkpoint,
         id2label=dict(enumerate(names)),
@@ -214,10 +212,10 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
         cache_dir=model_args.cache_dir,
         trust_remote_code=model_args.trust_remote_code,
         ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+        pooling=model_args.pooling or strategy.default_pooling,
     )
     with args.main_process_first(desc="tokenising"):
         encoded = prepare_text_splits(raw, data_args, tokenizer, names)
-    strategy = build_strategy(recipe.strategy.strategy_config)
     context = StrategyContext(
         train_dataset=encoded["train"],
         data_collator=DataCollatorWithPadding(tokenizer),
@@ -273,6 +271,24 @@ def train(
     resume = resolve_resume(args)
     run = prepare_run(recipe)
     encoded, names = run.encoded, run.labels
+    collator = DataCollatorWithPadding(run.tokenizer)
+    extra: dict[str, Any] = {}
+    if getattr(run.strategy.config, "cache_features", False):
+        encoded, seconds = cache_features(
+            run.model,
+            encoded,
+            collator,
+            batch_size=args.per_device_eval_batch_size,
+            device=args.device,
+            cache_dir=run.strategy.config.feature_cache_dir,
+        )
+        collator = default_data_collator
+        # Rows are now fixed-size feature vectors: nothing to group by length.
+        args.train_sampling_strategy = "random"
+        extra["feature_cache"] = {
+            "extraction_seconds": seconds,
+            "feature_size": int(encoded["train"][0]["features"].shape[-1]),
+        }
 
     trainer = TransferTrainer(
         model=run.model,
@@ -280,7 +296,7 @@ def train(
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
         processing_class=run.tokenizer,
-        data_collator=DataCollatorWithPadding(run.tokenizer),
+        data_collator=collator,
         compute_metrics=MetricSuite(args.metrics, num_labels=len(names)),
         callbacks=run.strategy.callbacks(),
     )
@@ -298,6 +314,7 @@ def train(
         "parameters": run.parameters,
         "rows": {split: len(dataset) for split, dataset in encoded.items()},
         "train": train_output.metrics,
+        **extra,
         "validation": _strip_prefix(
             trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"
         ),
