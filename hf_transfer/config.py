@@ -203,6 +203,13 @@ class TransferTrainingArguments(TrainingArguments):
             "_weighted), matthews_correlation, or any `evaluate` module name or path."
         },
     )
+    layerwise_lr_decay: float | None = field(
+        default=None,
+        metadata={
+            "help": "Discriminative learning rates: block i of n trains at lr * decay^(n - i), embeddings at "
+            "lr * decay^(n + 1), head at lr (e.g. 0.8; unset: one learning rate)."
+        },
+    )
     save_predictions: bool = field(
         default=True,
         metadata={"help": "Write test-set predictions (label and score per row) to the output dir."},
@@ -229,6 +236,8 @@ class TransferTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        if self.layerwise_lr_decay is not None and not 0 < self.layerwise_lr_decay <= 1:
+            raise RecipeError(f"`layerwise_lr_decay` must be in (0, 1], got {self.layerwise_lr_decay}.")
         if self.dataloader_pin_memory and not torch.cuda.is_available():
             self.dataloader_pin_memory = (
                 False  # pinning needs an accelerator; torch warns on every loader otherwise

@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
+    args.command_argv = argv[1:]  # the raw arguments after the command, for commands taking recipe overrides
     if args.command is None:
         parser.print_help()
         return 2

@@ -9,11 +9,14 @@ from .backbones import (
     load_trained_classifier,
     resolve_checkpoint,
 )
-from .blocks import BlockLayout, find_blocks
+from .blocks import BlockLayout, assign_groups, find_blocks, format_trainable_table, layout_of
 from .pooled import POOLINGS, PooledClassifier, PooledClassifierConfig, sentence_transformers_pooling
 from .structure import count_parameters, format_module_tree, module_rows, split_backbone_and_head
 
 __all__ = [
+    "assign_groups",
+    "format_trainable_table",
+    "layout_of",
     "POOLINGS",
     "PooledClassifier",
     "PooledClassifierConfig",

@@ -94,3 +94,67 @@ def find_blocks(model: nn.Module) -> BlockLayout:
         else:
             layout.bottom.append(name)
     return layout
+
+
+PEFT_PREFIX = "base_model.model."
+
+
+def layout_of(model: nn.Module) -> tuple[BlockLayout, str]:
+    """The block layout of a model, or of the base model under a PEFT wrapper, and the wrapper's name prefix."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return find_blocks(base), (PEFT_PREFIX if base is not model else "")
+
+
+def assign_groups(model: nn.Module) -> dict[str, tuple[int, str]]:
+    """Per parameter name: (position, group) with positions bottom → blocks → top → head.
+
+    Works on wrapped models too: adapter weights inside a block count in that block.
+    """
+    layout, wrapper = layout_of(model)
+    n = layout.num_blocks
+    roots = {
+        "bottom": {name.rsplit(".", 1)[0] for name in layout.bottom},
+        "top": {name.rsplit(".", 1)[0] for name in layout.top},
+    }
+    backbone = layout.block_prefix.split(".")[0]
+    groups = {}
+    for name, _ in model.named_parameters():
+        plain = name.removeprefix(wrapper)
+        group = None
+        for index in range(n):
+            if plain.startswith(f"{layout.block_prefix}.{index}."):
+                group = (1 + index, layout.block_name(index))
+                break
+        if group is None:
+            module = plain.rsplit(".", 1)[0]
+            if any(module == r or module.startswith(r + ".") for r in roots["bottom"]):
+                group = (0, "bottom (embeddings / stem)")
+            elif any(module == r or module.startswith(r + ".") for r in roots["top"]):
+                group = (n + 1, "top (pooler / final norm)")
+            elif plain.startswith(backbone + "."):
+                group = (n + 1, "backbone (other)")
+            else:
+                group = (n + 2, "head")
+        groups[name] = group
+    return groups
+
+
+def format_trainable_table(model: nn.Module) -> str:
+    """What trains, per group (embeddings, each block, top, head): trainable / total parameters."""
+    totals: dict[tuple[int, str], list[int]] = {}
+    groups = assign_groups(model)
+    for name, parameter in model.named_parameters():
+        counts = totals.setdefault(groups[name], [0, 0])
+        counts[0] += parameter.numel() if parameter.requires_grad else 0
+        counts[1] += parameter.numel()
+    width = max(len(label) for _, label in totals) + 2
+    lines = [f"{'group':<{width}}{'trainable':>12}{'total':>12}{'share':>9}"]
+    trainable_sum = total_sum = 0
+    for (_, label), (trainable, total) in sorted(totals.items()):
+        trainable_sum, total_sum = trainable_sum + trainable, total_sum + total
+        mark = "train" if trainable == total else ("part" if trainable else "frozen")
+        lines.append(f"{label:<{width}}{trainable:>12,}{total:>12,}{100 * trainable / total:>8.1f}%  {mark}")
+    lines.append(
+        f"total: {trainable_sum:,} of {total_sum:,} parameters train ({100 * trainable_sum / max(total_sum, 1):.2f}%)"
+    )
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Transfer strategies: what trains. Each is registered under the ``type`` name a recipe uses."""
 
+from .auto_select import AutoSelect, AutoSelectConfig, score_blocks
 from .base import (
     STRATEGIES,
     StrategyConfig,
@@ -21,14 +22,19 @@ from .freeze import (
     TopLayersConfig,
 )
 from .peft_adapters import PeftAdapterConfig, PeftAdapters, build_peft_config
+from .schedules import GradualUnfreezing, GradualUnfreezingConfig, parameter_groups
 from .selection import pattern_matches, select_parameters
 
 __all__ = [
+    "AutoSelect",
+    "AutoSelectConfig",
     "STRATEGIES",
     "FeatureExtraction",
     "FeatureExtractionConfig",
     "FullFineTuning",
     "FullFineTuningConfig",
+    "GradualUnfreezing",
+    "GradualUnfreezingConfig",
     "Patterns",
     "PatternsConfig",
     "TopLayers",
@@ -42,7 +48,9 @@ __all__ = [
     "build_strategy",
     "build_strategy_config",
     "list_strategies",
+    "parameter_groups",
     "pattern_matches",
     "register_strategy",
+    "score_blocks",
     "select_parameters",
 ]

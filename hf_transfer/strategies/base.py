@@ -67,6 +67,10 @@ class TransferStrategy:
             parameter.requires_grad_(name in trainable)
         return model
 
+    def report(self) -> dict:
+        """What the strategy decided or did during the run (saved in metrics.json); empty by default."""
+        return {}
+
     def callbacks(self) -> list:
         """``transformers.TrainerCallback`` objects the strategy needs during training (none by default)."""
         return []

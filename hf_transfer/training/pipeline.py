@@ -299,6 +299,7 @@ def train(
         data_collator=collator,
         compute_metrics=MetricSuite(args.metrics, num_labels=len(names)),
         callbacks=run.strategy.callbacks(),
+        strategy=run.strategy,
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
     out = Path(args.output_dir)
@@ -315,6 +316,7 @@ def train(
         "rows": {split: len(dataset) for split, dataset in encoded.items()},
         "train": train_output.metrics,
         **extra,
+        **({"strategy_report": run.strategy.report()} if run.strategy.report() else {}),
         "validation": _strip_prefix(
             trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"
         ),
