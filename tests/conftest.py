@@ -23,20 +23,102 @@ from transformers import (  # noqa: E402
 from hf_transfer.data import load_builtin_dataset  # noqa: E402
 
 TEXT_ARCHITECTURES = ("bert", "roberta", "distilbert")
+VISION_ARCHITECTURES = ("vit", "convnext")
+ARCHITECTURES = TEXT_ARCHITECTURES + VISION_ARCHITECTURES
+
+# Where things are in each tiny architecture (written out by hand, independent of hf_transfer's discovery).
+LAYOUTS = {
+    "bert": {
+        "blocks": "bert.encoder.layer.{}.",
+        "n": 3,
+        "bottom": ("bert.embeddings.",),
+        "top": ("bert.pooler.",),
+        "head": ("classifier.",),
+    },
+    "roberta": {
+        "blocks": "roberta.encoder.layer.{}.",
+        "n": 3,
+        "bottom": ("roberta.embeddings.",),
+        "top": (),
+        "head": ("classifier.",),
+    },
+    "distilbert": {
+        "blocks": "distilbert.transformer.layer.{}.",
+        "n": 3,
+        "bottom": ("distilbert.embeddings.",),
+        "top": (),
+        "head": ("pre_classifier.", "classifier."),
+    },
+    "vit": {
+        "blocks": "vit.layers.{}.",
+        "n": 3,
+        "bottom": ("vit.embeddings.",),
+        "top": ("vit.layernorm.",),
+        "head": ("classifier.",),
+    },
+    "convnext": {
+        "blocks": "convnext.encoder.stages.{}.",
+        "n": 3,
+        "bottom": ("convnext.embeddings.",),
+        "top": ("convnext.layernorm.",),
+        "head": ("classifier.",),
+    },
+}
+
+
+def tiny_vision_config(arch: str):
+    from transformers import ConvNextConfig, ViTConfig
+
+    if arch == "vit":
+        return ViTConfig(
+            hidden_size=32,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            intermediate_size=37,
+            image_size=32,
+            patch_size=8,
+            num_labels=3,
+        )
+    if arch == "convnext":
+        return ConvNextConfig(
+            hidden_sizes=[8, 16, 24], depths=[1, 1, 1], num_stages=3, image_size=32, num_labels=3
+        )
+    raise ValueError(arch)
+
+
+def tiny_model(arch: str, vocab_size: int = 100):
+    """A random tiny task model for any architecture of the table."""
+    from transformers import AutoModelForImageClassification
+
+    torch.manual_seed(0)
+    if arch in TEXT_ARCHITECTURES:
+        config = tiny_text_config(arch, vocab_size, 0)
+        config.num_labels = 3
+        return AutoModelForSequenceClassification.from_config(config)
+    return AutoModelForImageClassification.from_config(tiny_vision_config(arch))
+
+
+def tiny_batch(arch: str, size: int = 4, seed: int = 0, vocab_size: int = 100) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 3, (size,), generator=generator)
+    if arch in TEXT_ARCHITECTURES:
+        ids = torch.randint(5, vocab_size, (size, 12), generator=generator)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    return {"pixel_values": torch.randn(size, 3, 32, 32, generator=generator), "labels": labels}
 
 
 def tiny_text_config(arch: str, vocab_size: int, pad_token_id: int):
     common = {"vocab_size": vocab_size, "pad_token_id": pad_token_id, "max_position_embeddings": 128}
     if arch == "bert":
         return BertConfig(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, **common
+            hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=37, **common
         )
     if arch == "roberta":
         return RobertaConfig(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, **common
+            hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=37, **common
         )
     if arch == "distilbert":
-        return DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=37, **common)
+        return DistilBertConfig(dim=32, n_layers=3, n_heads=2, hidden_dim=37, **common)
     raise ValueError(arch)
 
 

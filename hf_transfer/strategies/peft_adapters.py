@@ -97,18 +97,38 @@ def head_modules(model: nn.Module) -> list[str]:
 
 
 def _model_type(model: nn.Module) -> str | None:
-    return getattr(getattr(model, "config", None), "model_type", None)
+    """The backbone's model type (``bert``, ``vit``…), also under hf_transfer's pooled head."""
+    backbone = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    config = getattr(backbone, "config", None) or getattr(model, "config", None)
+    return getattr(config, "model_type", None)
+
+
+# Attention projections for architectures PEFT has no (or outdated) defaults for.
+FALLBACK_TARGETS = {
+    "distilbert": ["q_lin", "v_lin"],
+    "vit": ["q_proj", "v_proj"],
+    "convnext": ["pwconv1", "pwconv2"],
+    "mobilenet_v2": ["expand_1x1.convolution", "reduce_1x1.convolution"],
+}
+
+
+def _has_module(model: nn.Module, suffix: str) -> bool:
+    return any(name == suffix or name.endswith("." + suffix) for name, _ in model.named_modules())
 
 
 def _default_targets(method: str, model: nn.Module) -> list[str] | None:
+    """PEFT's default target modules for the architecture when they exist in the model, else ours."""
     from peft.utils import constants
 
     table = {
         "ia3": constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
         "adalora": constants.TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING,
     }.get(method, constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
-    targets = table.get(_model_type(model))
-    return list(targets) if targets else None
+    model_type = _model_type(model)
+    for targets in (table.get(model_type), FALLBACK_TARGETS.get(model_type)):
+        if targets and all(_has_module(model, t) for t in targets):
+            return list(targets)
+    return None
 
 
 def _adaptable_modules(model: nn.Module, prefix: str) -> list[str]:
@@ -170,8 +190,17 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
                 f"peft: {type(model).__name__} has {n} blocks ({layout.block_prefix}.0 … {n - 1}); "
                 f"got {'top_layers=' + str(config.top_layers) if config.top_layers else 'layers=' + str(bad)}."
             )
-        kwargs["layers_to_transform"] = sorted(set(indices))
-        kwargs["layers_pattern"] = layout.block_prefix.rsplit(".", 1)[-1]
+        indices = sorted(set(indices))
+        if "layers_to_transform" in _fields(class_name):
+            kwargs["layers_to_transform"] = indices
+            kwargs["layers_pattern"] = layout.block_prefix.rsplit(".", 1)[-1]
+        else:  # e.g. IA³: name the modules of the chosen blocks explicitly
+            chosen = tuple(f"{layout.block_prefix}.{i}." for i in indices)
+            kwargs["target_modules"] = [
+                name
+                for name in _adaptable_modules(model, backbone_prefix)
+                if name.startswith(chosen) and any(name.endswith("." + t) for t in kwargs["target_modules"])
+            ]
     if config.method in RANKED:
         kwargs["r"] = config.r
     if config.method in ("lora", "dora", "rslora", "adalora"):
@@ -181,12 +210,11 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
     if config.method == "ia3" and "feedforward_modules" not in config.options:
         from peft.utils import constants
 
-        default_ff = constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(_model_type(model))
-        targets_now = kwargs["target_modules"]
+        default_ff = (
+            constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(_model_type(model)) or []
+        )
         kwargs["feedforward_modules"] = [
-            f
-            for f in (default_ff or [])
-            if any(t == f or t.endswith("." + f) or f.endswith(t) for t in targets_now)
+            t for t in kwargs["target_modules"] if any(t == f or t.endswith("." + f) for f in default_ff)
         ]
     if config.method == "adalora":
         if not num_training_steps:
@@ -205,6 +233,14 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
         return getattr(peft, class_name)(**kwargs)
     except (TypeError, ValueError) as err:
         raise StrategyError(f"peft: invalid {class_name} options {sorted(kwargs)}: {err}") from None
+
+
+def _fields(class_name: str) -> set[str]:
+    import dataclasses
+
+    import peft
+
+    return {f.name for f in dataclasses.fields(getattr(peft, class_name))}
 
 
 def _is_text_classifier(model: nn.Module) -> bool:
