@@ -68,7 +68,23 @@ def describe_dataset(data: dict[str, Any]) -> tuple[list[str] | None, str]:
     return None, f"Private data: {source}; not published with the model."
 
 
-def render_model_card(recipe_values: dict[str, Any], metrics: dict[str, Any], load_path: str) -> ModelCard:
+def model_kind(model) -> str:
+    """How a saved model loads: ``adapter`` (stock PEFT folder), ``pooled-adapter`` (PEFT on hf_transfer's
+    pooled head), ``pooled`` (hf_transfer's PooledClassifier) or ``stock``."""
+    base = model.get_base_model() if hasattr(model, "peft_config") else model
+    pooled = getattr(base.config, "model_type", "") == "hf_transfer_pooled_classifier"
+    if hasattr(model, "peft_config"):
+        return "pooled-adapter" if pooled else "adapter"
+    return "pooled" if pooled else "stock"
+
+
+def render_model_card(
+    recipe_values: dict[str, Any],
+    metrics: dict[str, Any],
+    load_path: str,
+    kind: str = "stock",
+    pooling: str = "",
+) -> ModelCard:
     """A card for a single-task text classifier trained by :func:`hf_transfer.train`."""
     base_model = recipe_values["model_name_or_path"]
     datasets, dataset_description = describe_dataset(recipe_values)
@@ -104,7 +120,7 @@ def render_model_card(recipe_values: dict[str, Any], metrics: dict[str, Any], lo
     card_data = ModelCardData(
         base_model=base_model if _is_hub_id(base_model) else None,
         datasets=datasets,
-        library_name="transformers",
+        library_name="peft" if kind.endswith("adapter") else "transformers",
         pipeline_tag="text-classification",
         tags=["hf_transfer", "transfer-learning", "text-classification", strategy_type],
         metrics=[m for m in metric_names if m != "loss"],
@@ -126,6 +142,8 @@ def render_model_card(recipe_values: dict[str, Any], metrics: dict[str, Any], lo
         metric_names=metric_names,
         hyper_parameters=hyper_parameters,
         load_path=load_path,
+        model_kind=kind,
+        pooling=pooling,
         example_text="A gorgeous, moving film.",
         versions=_versions(),
     )

@@ -154,16 +154,9 @@ SIDES = {"hf_transfer": run_hf_transfer, "plain_trainer": run_plain_trainer}
 def run_side_in_subprocess(side: str, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         result_file = Path(tmp) / "result.json"
-        cmd = [
-            sys.executable,
-            __file__,
-            "--side",
-            side,
-            "--result_file",
-            str(result_file),
-            "--epochs",
-            str(args.epochs),
-        ]
+        cmd = [sys.executable, __file__, "--side", side, "--result_file", str(result_file)]
+        if args.epochs is not None:
+            cmd += ["--epochs", str(args.epochs)]
         if args.max_train_samples:
             cmd += ["--max_train_samples", str(args.max_train_samples)]
         start = time.perf_counter()

@@ -168,3 +168,28 @@ def test_dry_run_prints_what_would_train_without_training(tiny_recipe, tmp_path,
     )
     assert "total:" in printed
     assert not (tmp_path / "run-bert").exists()  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind"),
+    [
+        ({"strategy": {"type": "peft", "top_layers": 1}}, "adapter"),
+        ({"strategy": "top_layers", "pooling": "mean"}, "pooled"),
+        ({"strategy": {"type": "peft", "top_layers": 1}, "pooling": "cls"}, "pooled-adapter"),
+    ],
+)
+def test_every_kind_of_export_reloads_and_its_card_snippet_runs(tiny_recipe, overrides, kind):
+    import re
+
+    from huggingface_hub import ModelCard
+
+    from hf_transfer.modeling import load_trained_classifier
+
+    result = train(tiny_recipe("bert", max_steps=2, learning_rate=5e-2, **overrides))
+    tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
+    reloaded = load_trained_classifier(result.output_dir)
+    assert torch.equal(logits_of(reloaded, tokenizer), logits_of(result.trainer.model, tokenizer))
+    card = ModelCard.load(result.output_dir / "README.md")
+    assert card.data.library_name == ("peft" if kind.endswith("adapter") else "transformers")
+    snippet = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
+    exec(compile(snippet, f"{kind}-card-snippet", "exec"), {})  # noqa: S102 - the card's own example must run

@@ -28,7 +28,7 @@ from transformers import (
 
 from ..errors import ModelResolutionError
 from ..offline import go_offline_if_unreachable
-from .pooled import PooledClassifier, resolve_pooling
+from .pooled import PooledClassifier, PooledClassifierConfig, resolve_pooling
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def load_sequence_classifier(
 
 
 def load_trained_classifier(path: str | Path) -> nn.Module:
-    """A classifier saved by hf_transfer: a stock checkpoint, or an adapter folder (loaded onto its base)."""
+    """A classifier saved by hf_transfer: a stock or pooled checkpoint, or an adapter folder on its base model."""
     path = Path(path)
     if not (path / "adapter_config.json").is_file():
         return AutoModelForSequenceClassification.from_pretrained(path)
@@ -187,7 +187,10 @@ def load_trained_classifier(path: str | Path) -> nn.Module:
 
     base = resolve_checkpoint(PeftConfig.from_pretrained(path).base_model_name_or_path)
     config = AutoConfig.from_pretrained(path if (path / "config.json").is_file() else base.path)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base.path, config=config, ignore_mismatched_sizes=True
-    )
+    if isinstance(config, PooledClassifierConfig):  # the adapter sits on hf_transfer's pooled head
+        model = load_sequence_classifier(base, id2label=config.id2label, pooling=config.pooling)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base.path, config=config, ignore_mismatched_sizes=True
+        )
     return PeftModel.from_pretrained(model, path)

@@ -14,19 +14,16 @@ import copy
 import json
 import logging
 import math
-import shutil
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from datasets import DatasetDict
 from peft import PeftModel
 from torch import nn
 from transformers import DataCollatorWithPadding, TrainingArguments, default_data_collator, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..config import DataArguments, Recipe, load_recipe_file, parse_recipe
 from ..data import (
@@ -37,8 +34,8 @@ from ..data import (
     load_raw_datasets,
     tokenize_splits,
 )
-from ..errors import DataError, OutputDirError, StrategyError
-from ..hub import render_model_card
+from ..errors import DataError, StrategyError
+from ..hub import model_kind, render_model_card
 from ..metrics import MetricSuite
 from ..modeling import (
     ResolvedCheckpoint,
@@ -51,16 +48,19 @@ from ..modeling import (
 from ..offline import go_offline_if_unreachable
 from ..strategies import StrategyContext, TransferStrategy, build_strategy
 from .features import cache_features
+from .outputs import (
+    MERGED_DIR,
+    METRICS_FILE,
+    MODEL_CARD_FILE,
+    PREDICTIONS_FILE,
+    RECIPE_FILE,
+    prepare_output_dir,
+    resolve_resume,
+    write_predictions,
+)
 from .trainer import TransferTrainer
 
 logger = logging.getLogger(__name__)
-
-RECIPE_FILE = "recipe.yaml"
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions_test.jsonl"
-MODEL_CARD_FILE = "README.md"
-MERGED_DIR = "merged"
-RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
 
 
 @dataclass
@@ -70,51 +70,6 @@ class TrainResult:
     output_dir: Path
     metrics: dict[str, Any]
     trainer: TransferTrainer
-
-
-def _looks_like_run(path: Path) -> bool:
-    return any((path / marker).exists() for marker in RUN_MARKERS) or any(path.glob("checkpoint-*"))
-
-
-def prepare_output_dir(args) -> None:
-    """Refuse a non-empty output directory unless resuming or told to overwrite; never delete a non-run folder."""
-    out = Path(args.output_dir)
-    if not out.exists() or not any(out.iterdir()):
-        return
-    if args.resume_from_checkpoint:
-        return
-    if not args.overwrite_output_dir:
-        raise OutputDirError(
-            f"Output directory {out} already exists and is not empty ({sum(1 for _ in out.iterdir())} entries). "
-            "Choose another --output_dir, pass --overwrite_output_dir to replace it, or "
-            "--resume_from_checkpoint true to continue its last checkpoint."
-        )
-    if not _looks_like_run(out):
-        raise OutputDirError(
-            f"Refusing to delete {out}: --overwrite_output_dir replaces training outputs only, and this folder "
-            f"holds none of {', '.join(RUN_MARKERS)} or checkpoint-*. Choose another --output_dir."
-        )
-    if args.should_save:
-        logger.warning("Deleting the previous contents of %s (--overwrite_output_dir).", out)
-        shutil.rmtree(out)
-
-
-def resolve_resume(args) -> str | None:
-    value = args.resume_from_checkpoint
-    if value is None or str(value).lower() in ("", "false", "no", "none"):
-        return None
-    if str(value).lower() in ("true", "yes", "last", "latest"):
-        out = Path(args.output_dir)
-        last = get_last_checkpoint(str(out)) if out.is_dir() else None
-        if last is None:
-            raise OutputDirError(
-                f"--resume_from_checkpoint {value}: no checkpoint-* folder in {out}. Pass a checkpoint path, or "
-                "start a new run without --resume_from_checkpoint."
-            )
-        return last
-    if not Path(value).is_dir():
-        raise OutputDirError(f"--resume_from_checkpoint {value}: no such checkpoint directory.")
-    return str(value)
 
 
 def _strip_prefix(metrics: dict[str, float], prefix: str) -> dict[str, float]:
@@ -142,27 +97,6 @@ def _columns(data_args: DataArguments) -> dict[str, str | None]:
         "text_pair_column": data_args.text_pair_column,
         "label_column": data_args.label_column,
     }
-
-
-def write_predictions(
-    path: Path, raw_test, logits: np.ndarray, names: list[str], data_args: DataArguments
-) -> None:
-    probabilities = softmax(logits)
-    with open(path, "w", encoding="utf-8") as f:
-        for row, probs in zip(raw_test, probabilities, strict=True):
-            best = int(probs.argmax())
-            record = {"text": row[data_args.text_column]}
-            if data_args.text_pair_column:
-                record["text_pair"] = row[data_args.text_pair_column]
-            record.update({"label": str(row[data_args.label_column]), "prediction": names[best]})
-            record["score"] = round(float(probs[best]), 6)
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 @dataclass
@@ -334,7 +268,15 @@ def train(
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.save_predictions and test_logits is not None:
             write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
-        render_model_card(recipe.to_dict(), results, load_path=str(out)).save(out / MODEL_CARD_FILE)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        card = render_model_card(
+            recipe.to_dict(),
+            results,
+            load_path=str(out),
+            kind=model_kind(model),
+            pooling=getattr(getattr(model, "config", None), "pooling", ""),
+        )
+        card.save(out / MODEL_CARD_FILE)
     logger.info("Saved model, tokenizer, recipe, metrics, model card and predictions to %s", out)
     return TrainResult(output_dir=out, metrics=results, trainer=trainer)
 

@@ -1,0 +1,84 @@
+"""What a run writes and where: output-directory safety, checkpoint resumption, predictions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+from scipy.special import softmax
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..config import DataArguments
+from ..errors import OutputDirError
+
+logger = logging.getLogger(__name__)
+
+RECIPE_FILE = "recipe.yaml"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions_test.jsonl"
+MODEL_CARD_FILE = "README.md"
+MERGED_DIR = "merged"
+RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
+
+
+def _looks_like_run(path: Path) -> bool:
+    return any((path / marker).exists() for marker in RUN_MARKERS) or any(path.glob("checkpoint-*"))
+
+
+def prepare_output_dir(args) -> None:
+    """Refuse a non-empty output directory unless resuming or told to overwrite; never delete a non-run folder."""
+    out = Path(args.output_dir)
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if args.resume_from_checkpoint:
+        return
+    if not args.overwrite_output_dir:
+        raise OutputDirError(
+            f"Output directory {out} already exists and is not empty ({sum(1 for _ in out.iterdir())} entries). "
+            "Choose another --output_dir, pass --overwrite_output_dir to replace it, or "
+            "--resume_from_checkpoint true to continue its last checkpoint."
+        )
+    if not _looks_like_run(out):
+        raise OutputDirError(
+            f"Refusing to delete {out}: --overwrite_output_dir replaces training outputs only, and this folder "
+            f"holds none of {', '.join(RUN_MARKERS)} or checkpoint-*. Choose another --output_dir."
+        )
+    if args.should_save:
+        logger.warning("Deleting the previous contents of %s (--overwrite_output_dir).", out)
+        shutil.rmtree(out)
+
+
+def resolve_resume(args) -> str | None:
+    value = args.resume_from_checkpoint
+    if value is None or str(value).lower() in ("", "false", "no", "none"):
+        return None
+    if str(value).lower() in ("true", "yes", "last", "latest"):
+        out = Path(args.output_dir)
+        last = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if last is None:
+            raise OutputDirError(
+                f"--resume_from_checkpoint {value}: no checkpoint-* folder in {out}. Pass a checkpoint path, or "
+                "start a new run without --resume_from_checkpoint."
+            )
+        return last
+    if not Path(value).is_dir():
+        raise OutputDirError(f"--resume_from_checkpoint {value}: no such checkpoint directory.")
+    return str(value)
+
+
+def write_predictions(
+    path: Path, raw_test, logits: np.ndarray, names: list[str], data_args: DataArguments
+) -> None:
+    probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    with open(path, "w", encoding="utf-8") as f:
+        for row, probs in zip(raw_test, probabilities, strict=True):
+            best = int(probs.argmax())
+            record = {"text": row[data_args.text_column]}
+            if data_args.text_pair_column:
+                record["text_pair"] = row[data_args.text_pair_column]
+            record.update({"label": str(row[data_args.label_column]), "prediction": names[best]})
+            record["score"] = round(float(probs[best]), 6)
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
