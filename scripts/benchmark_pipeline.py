@@ -102,7 +102,9 @@ def run_plain_trainer(args, output_dir: str) -> dict:
     )
     rows = datasets.load_dataset("json", data_files=data_file, split="train")
     rows = rows.filter(lambda r: r["sentiment"] is not None)
-    splits = {name: rows.filter(lambda r, n=name: r["split"] == n) for name in ("train", "validation", "test")}
+    splits = {
+        name: rows.filter(lambda r, n=name: r["split"] == n) for name in ("train", "validation", "test")
+    }
     if args.max_train_samples and len(splits["train"]) > args.max_train_samples:
         splits["train"] = splits["train"].shuffle(seed=42).select(range(args.max_train_samples))
     label2id = {"negative": 0, "positive": 1}
