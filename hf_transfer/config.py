@@ -245,7 +245,71 @@ class TransferTrainingArguments(TrainingArguments):
         super().__post_init__()
 
 
-ARGUMENT_CLASSES = (ModelArguments, DataArguments, StrategyArguments, TransferTrainingArguments)
+@dataclass
+class AdaptationArguments:
+    """Domain adaptation: the recipe's data is the labelled source; the unlabelled target domain is set here."""
+
+    adaptation: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Domain adaptation: an alignment name (dann, coral, mmd, source_only) or a mapping with `type` and "
+            "options (domain_loss_weight, lambda_schedule, source_fraction, discriminator_*…); unset: none."
+        },
+    )
+    target_dataset_name: str | None = field(
+        default=None, metadata={"help": "The target domain: a built-in dataset, Hub id or local dataset dir."}
+    )
+    target_dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Config of the target dataset."}
+    )
+    target_train_file: str | None = field(
+        default=None, metadata={"help": "Local target training file (unlabelled use)."}
+    )
+    target_test_file: str | None = field(
+        default=None, metadata={"help": "Local target test file (labels for evaluation)."}
+    )
+    target_text_column: str | None = field(
+        default=None, metadata={"help": "Target text column (default: text_column)."}
+    )
+    target_label_column: str | None = field(
+        default=None,
+        metadata={"help": "Target label column, used only for evaluation (default: label_column)."},
+    )
+    adaptation_config: Any = field(init=False, repr=False, default=None)
+
+    def __post_init__(self):
+        from .adaptation.config import AdaptationConfig
+
+        has_target = bool(self.target_dataset_name or self.target_train_file)
+        if self.adaptation is None:
+            if has_target:
+                raise RecipeError(
+                    "A target domain is set but no `adaptation`: add e.g. `adaptation: dann` (or coral, mmd, "
+                    "source_only), or remove the target_* keys."
+                )
+            return
+        spec = self.adaptation
+        if isinstance(spec, str) and spec.strip().startswith("{"):
+            try:
+                spec = json.loads(spec)
+            except json.JSONDecodeError as err:
+                raise RecipeError(f"`adaptation` is not valid JSON ({err}): {spec!r}") from None
+        self.adaptation_config = AdaptationConfig.from_spec(spec)
+        self.adaptation = self.adaptation_config.to_dict()
+        if not has_target:
+            raise RecipeError(
+                "`adaptation` needs a target domain: set `target_dataset_name` (e.g. sentiment_domains with "
+                "target_dataset_config_name: amazon) or `target_train_file`."
+            )
+
+
+ARGUMENT_CLASSES = (
+    ModelArguments,
+    DataArguments,
+    StrategyArguments,
+    AdaptationArguments,
+    TransferTrainingArguments,
+)
 
 
 @dataclass
@@ -255,6 +319,7 @@ class Recipe:
     model: ModelArguments
     data: DataArguments
     strategy: StrategyArguments
+    adaptation: AdaptationArguments
     training: TransferTrainingArguments
     values: dict[str, Any]
     name: str = "recipe"
@@ -265,6 +330,10 @@ class Recipe:
         for args in (self.model, self.data):
             resolved.update(dataclasses.asdict(args))
         resolved["strategy"] = self.strategy.strategy_config.to_dict()
+        if self.adaptation.adaptation_config is not None:
+            values = dataclasses.asdict(self.adaptation)
+            values.pop("adaptation_config")
+            resolved.update(values)
         training_fields = {f.name for f in dataclasses.fields(TransferTrainingArguments)}
         for key, value in self.values.items():
             if key in training_fields:
@@ -337,6 +406,14 @@ def resolve_recipe_path(recipe: str | Path) -> Path:
     )
 
 
+def recipe_name(path: Path) -> str:
+    """``sentiment-minilm_full`` for a shipped recipe (its path under configs/), else the file's stem."""
+    path = path.resolve()
+    if RECIPES_DIR in path.parents:
+        return "-".join(path.relative_to(RECIPES_DIR).with_suffix("").parts)
+    return path.stem
+
+
 def load_recipe_file(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
         try:
@@ -380,11 +457,7 @@ def parse_recipe(
     else:
         path = resolve_recipe_path(recipe)
         values, source = load_recipe_file(path), str(path)
-        name = (
-            path.stem
-            if path.parent == RECIPES_DIR or RECIPES_DIR not in path.parents
-            else "-".join(path.relative_to(RECIPES_DIR).with_suffix("").parts)
-        )
+        name = recipe_name(path)
     check_keys(values, source)
     if isinstance(overrides, dict):
         check_keys(overrides, "the overrides")
@@ -394,9 +467,11 @@ def parse_recipe(
     if not values.get("output_dir"):
         values["output_dir"] = default_output_dir(name)
     try:
-        model, data, strategy, training = argument_parser().parse_dict(values, allow_extra_keys=False)
+        model, data, strategy, adaptation, training = argument_parser().parse_dict(
+            values, allow_extra_keys=False
+        )
     except HfTransferError:
         raise
     except (TypeError, ValueError) as err:
         raise RecipeError(f"Invalid recipe value in {source}: {err}") from None
-    return Recipe(model=model, data=data, strategy=strategy, training=training, values=values, name=name)
+    return Recipe(model, data, strategy, adaptation, training, values=values, name=name)

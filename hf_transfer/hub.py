@@ -17,6 +17,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from .data import BUILTIN_DATASETS
+from .modeling.backbones import is_hub_id
 from .strategies import STRATEGIES
 
 _PACKAGED_CARDS = Path(__file__).resolve().parent / "model_cards"
@@ -34,10 +35,6 @@ VERSIONED = (
     "tokenizers",
 )
 SKIPPED_METRICS = {"runtime", "samples_per_second", "steps_per_second", "epoch"}
-
-
-def _is_hub_id(name: str | None) -> bool:
-    return bool(name) and name.count("/") == 1 and not Path(name).expanduser().exists()
 
 
 def _versions() -> dict[str, str]:
@@ -59,7 +56,7 @@ def describe_dataset(data: dict[str, Any]) -> tuple[list[str] | None, str]:
             f"The hf_transfer built-in dataset `{name}` (config `{config or spec.default_config}`): "
             f"{spec.description} Loaded offline with `hf_transfer.load_builtin_dataset`."
         )
-    if _is_hub_id(name):
+    if is_hub_id(name):
         return [name], f"The Hub dataset [{name}](https://huggingface.co/datasets/{name})" + (
             f", config `{config}`." if config else "."
         )
@@ -97,7 +94,7 @@ def render_model_card(
             for k, v in metrics[split].items()
             if k not in SKIPPED_METRICS and isinstance(v, (int, float))
         }
-        for split in ("validation", "test")
+        for split in ("validation", "test", "target_test")
         if split in metrics
     }
     metric_names = sorted({k for values in results.values() for k in values if k != "loss"}) + ["loss"]
@@ -118,7 +115,7 @@ def render_model_card(
         if key in recipe_values
     }
     card_data = ModelCardData(
-        base_model=base_model if _is_hub_id(base_model) else None,
+        base_model=base_model if is_hub_id(base_model) else None,
         datasets=datasets,
         library_name="peft" if kind.endswith("adapter") else "transformers",
         pipeline_tag="text-classification",
@@ -129,8 +126,8 @@ def render_model_card(
         card_data,
         template_path=str(MODEL_CARDS_DIR / "text_classification.md"),
         model_name=Path(load_path).name,
-        base_model_display=base_model if _is_hub_id(base_model) else Path(base_model).name,
-        base_model_link=f"https://huggingface.co/{base_model}" if _is_hub_id(base_model) else base_model,
+        base_model_display=base_model if is_hub_id(base_model) else Path(base_model).name,
+        base_model_link=f"https://huggingface.co/{base_model}" if is_hub_id(base_model) else base_model,
         strategy_type=strategy_type,
         strategy_description=(strategy_class.__doc__ or "").strip().splitlines()[0] if strategy_class else "",
         strategy_options=strategy,

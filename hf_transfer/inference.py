@@ -15,6 +15,7 @@ from pathlib import Path
 
 import datasets
 import torch
+import yaml
 
 from .data.loading import file_builder
 from .errors import DataError
@@ -24,13 +25,13 @@ from .modeling import load_tokenizer, load_trained_classifier, resolve_checkpoin
 class Predictor:
     """A loaded model and tokenizer that label texts in batches (on GPU when there is one)."""
 
-    def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int = 512):
+    def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int | None = None):
         checkpoint = resolve_checkpoint(str(model_dir))
         self.tokenizer = load_tokenizer(checkpoint)
         self.model = load_trained_classifier(checkpoint.path).eval()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
-        self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length))
+        self.max_length = max_length or trained_max_length(checkpoint.path) or self.tokenizer.model_max_length
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.input_names = set(inspect.signature(base.forward).parameters)
 
@@ -55,6 +56,14 @@ class Predictor:
                     ]
                 results.append(record)
         return results
+
+
+def trained_max_length(model_dir: str | Path) -> int | None:
+    """The ``max_length`` the model was trained with (from its saved recipe), so inference truncates alike."""
+    recipe = Path(model_dir) / "recipe.yaml"
+    if not recipe.is_file():
+        return None
+    return yaml.safe_load(recipe.read_text()).get("max_length")
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:

@@ -77,6 +77,9 @@ def test_evaluate_reproduces_the_test_metrics(trained):
 
 
 def test_predict_returns_labels_with_scores(trained):
+    from hf_transfer import Predictor
+
+    assert Predictor(trained.output_dir).max_length == 32  # truncates as in training (recipe max_length)
     results = predict(trained.output_dir, ["a fine film", "dull and long"], top_k=2)
     assert [r["text"] for r in results] == ["a fine film", "dull and long"]
     for record in results:

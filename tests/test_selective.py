@@ -255,3 +255,46 @@ def test_gradient_norm_score_is_the_rms_gradient_of_each_block():
     )
     fisher.apply(tiny_model("bert"), context)
     assert fisher.report()["scores"].keys() == strategy.report()["scores"].keys()
+
+
+@pytest.mark.parametrize(
+    ("arch", "block_prefix", "count", "top"),
+    [
+        ("deberta-v2", "deberta.encoder.layer", 2, []),
+        ("electra", "electra.encoder.layer", 2, []),
+        ("mobilenet_v2", "mobilenet_v2.layer", 16, ["mobilenet_v2.conv_1x1"]),
+    ],
+)
+def test_block_discovery_on_more_architectures(arch, block_prefix, count, top):
+    from transformers import (
+        AutoModelForImageClassification,
+        AutoModelForSequenceClassification,
+        DebertaV2Config,
+        ElectraConfig,
+        MobileNetV2Config,
+    )
+
+    text = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 37,
+        "vocab_size": 100,
+    }
+    if arch == "deberta-v2":
+        model = AutoModelForSequenceClassification.from_config(DebertaV2Config(**text))
+    elif arch == "electra":
+        model = AutoModelForSequenceClassification.from_config(ElectraConfig(embedding_size=16, **text))
+    else:
+        model = AutoModelForImageClassification.from_config(
+            MobileNetV2Config(image_size=32, depth_multiplier=0.35)
+        )
+    layout = find_blocks(model)
+    assert layout.block_prefix == block_prefix and layout.num_blocks == count
+    assert all(
+        name.startswith(f"{block_prefix}.{i}.") for i, names in enumerate(layout.blocks) for name in names
+    )
+    assert all(any(name.startswith(t + ".") for t in top) for name in layout.top)
+    assert layout.head and all(name.startswith(("classifier.", "pooler.")) for name in layout.head)
+    n_params = sum(1 for _ in model.named_parameters())
+    assert len(layout.bottom) + sum(map(len, layout.blocks)) + len(layout.top) + len(layout.head) == n_params

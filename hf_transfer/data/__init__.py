@@ -2,13 +2,14 @@
 
 from .builtin_datasets import BUILTIN_DATASETS, list_builtin_datasets, load_builtin_dataset
 from .loading import check_columns, check_known_labels, encode_labels, label_names, load_raw_datasets
-from .text import tokenize_splits
+from .text import encode_text_splits, tokenize_splits
 
 __all__ = [
     "BUILTIN_DATASETS",
     "check_columns",
     "check_known_labels",
     "encode_labels",
+    "encode_text_splits",
     "label_names",
     "list_builtin_datasets",
     "load_builtin_dataset",

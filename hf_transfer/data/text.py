@@ -46,3 +46,18 @@ def tokenize_splits(
             for split, dataset in splits.items()
         }
     )
+
+
+def encode_text_splits(raw: DatasetDict, data_args, tokenizer, names: list[str] | None) -> DatasetDict:
+    """Encode labels with ``names`` (skipped when ``names`` is None: unlabelled data) and tokenise every split."""
+    from .loading import encode_labels
+
+    encoded = encode_labels(raw, data_args.label_column, names) if names is not None else raw
+    return tokenize_splits(
+        encoded,
+        tokenizer,
+        text_column=data_args.text_column,
+        text_pair_column=data_args.text_pair_column,
+        max_length=data_args.max_length,
+        num_proc=data_args.preprocessing_num_workers,
+    )

@@ -69,8 +69,11 @@ class ResolvedCheckpoint:
     source: str  # "local", "hub" or "package:<name>"
 
 
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).expanduser().exists()
+def is_hub_id(name: str | None) -> bool:
+    """Whether a model name is a Hub id (``owner/name`` or ``name``) rather than a path on this machine."""
+    if not name or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return False
+    return not Path(name).expanduser().exists()
 
 
 def resolve_checkpoint(
@@ -88,8 +91,9 @@ def resolve_checkpoint(
                 "Pass the folder written by save_pretrained (or by `hf-transfer train`)."
             )
         return ResolvedCheckpoint(name_or_path, str(local), "local")
-    if _looks_like_path(name_or_path):
-        raise ModelResolutionError(f"Model directory {name_or_path!r} does not exist.")
+    if not is_hub_id(name_or_path):
+        problem = "is not a directory" if local.exists() else "does not exist"
+        raise ModelResolutionError(f"Model directory {name_or_path!r} {problem}.")
 
     offline = go_offline_if_unreachable()
     try:

@@ -142,9 +142,9 @@ class GradualUnfreezing(TransferStrategy):
         self.stage_names += ["embeddings"] if self.config.unfreeze_embeddings else []
         return model
 
-    def optimizer_parameter_names(self, model: nn.Module) -> set[str]:
-        names = {name for name, p in model.named_parameters() if p.requires_grad}
-        return names | {name for stage in self.stages for name, _ in stage}
+    def pending_parameters(self) -> list[nn.Parameter]:
+        """Parameters still frozen that will unfreeze later: the optimizer must hold them from the start."""
+        return [parameter for stage in self.stages[self.unfrozen :] for _, parameter in stage]
 
     def unfreeze_until(self, due: int, step: int) -> None:
         while self.unfrozen < min(due, len(self.stages)):

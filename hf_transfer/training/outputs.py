@@ -21,6 +21,7 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions_test.jsonl"
 MODEL_CARD_FILE = "README.md"
 MERGED_DIR = "merged"
+GAP_PLOT = "domain_gap.png"
 RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
 
 

@@ -25,16 +25,17 @@ from peft import PeftModel
 from torch import nn
 from transformers import DataCollatorWithPadding, TrainingArguments, default_data_collator, set_seed
 
+from ..adaptation.domain_gap import plot_domains, proxy_a_distance
+from ..adaptation.training import DomainPlan, measure_features, plan_domain_adaptation
 from ..config import DataArguments, Recipe, load_recipe_file, parse_recipe
 from ..data import (
     check_columns,
     check_known_labels,
-    encode_labels,
+    encode_text_splits,
     label_names,
     load_raw_datasets,
-    tokenize_splits,
 )
-from ..errors import DataError, StrategyError
+from ..errors import DataError, RecipeError, StrategyError
 from ..hub import model_kind, render_model_card
 from ..metrics import MetricSuite
 from ..modeling import (
@@ -47,8 +48,10 @@ from ..modeling import (
 )
 from ..offline import go_offline_if_unreachable
 from ..strategies import StrategyContext, TransferStrategy, build_strategy
+from ..wrappers.domain_adversarial import DomainAdversarialModel
 from .features import cache_features
 from .outputs import (
+    GAP_PLOT,
     MERGED_DIR,
     METRICS_FILE,
     MODEL_CARD_FILE,
@@ -74,21 +77,6 @@ class TrainResult:
 
 def _strip_prefix(metrics: dict[str, float], prefix: str) -> dict[str, float]:
     return {k[len(prefix) + 1 :] if k.startswith(prefix + "_") else k: v for k, v in metrics.items()}
-
-
-def prepare_text_splits(
-    raw: DatasetDict, data_args: DataArguments, tokenizer, names: list[str]
-) -> DatasetDict:
-    """Encode labels with ``names`` and tokenise every split."""
-    encoded = encode_labels(raw, data_args.label_column, names)
-    return tokenize_splits(
-        encoded,
-        tokenizer,
-        text_column=data_args.text_column,
-        text_pair_column=data_args.text_pair_column,
-        max_length=data_args.max_length,
-        num_proc=data_args.preprocessing_num_workers,
-    )
 
 
 def _columns(data_args: DataArguments) -> dict[str, str | None]:
@@ -149,7 +137,7 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
         pooling=model_args.pooling or strategy.default_pooling,
     )
     with args.main_process_first(desc="tokenising"):
-        encoded = prepare_text_splits(raw, data_args, tokenizer, names)
+        encoded = encode_text_splits(raw, data_args, tokenizer, names)
     context = StrategyContext(
         train_dataset=encoded["train"],
         data_collator=DataCollatorWithPadding(tokenizer),
@@ -177,16 +165,51 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
     return run
 
 
-def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: Path) -> None:
-    """Save the model: a stock checkpoint, or an adapter folder (plus its task config, and merged if asked)."""
-    trainer.save_model(str(output_dir))
+def exported_model(trainer: TransferTrainer) -> nn.Module:
+    """The model to export: the trained model, without a domain-adaptation wrapper's discriminator."""
     model = trainer.accelerator.unwrap_model(trainer.model)
+    return model.task_model if isinstance(model, DomainAdversarialModel) else model
+
+
+def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: Path) -> None:
+    """Save the model: a stock checkpoint, or an adapter folder (plus its task config, and merged if asked).
+
+    A domain-adaptation wrapper is dropped: its task model is saved, loadable without hf_transfer.
+    """
+    model = exported_model(trainer)
+    if model is trainer.accelerator.unwrap_model(trainer.model):
+        trainer.save_model(str(output_dir))
+    elif trainer.args.should_save:
+        model.save_pretrained(output_dir)
+        run.tokenizer.save_pretrained(output_dir)
+        (output_dir / "training_args.json").write_text(trainer.args.to_json_string())
     if isinstance(model, PeftModel) and trainer.args.should_save:
         model.get_base_model().config.save_pretrained(output_dir)  # labels, for hf_transfer's own loading
         if getattr(run.strategy.config, "merge", False):
             merged = copy.deepcopy(model).merge_and_unload()
             merged.save_pretrained(output_dir / MERGED_DIR)
             run.tokenizer.save_pretrained(output_dir / MERGED_DIR)
+
+
+def finish_domain_adaptation(
+    domain: DomainPlan, trainer: TransferTrainer, run: PreparedRun, out: Path
+) -> dict:
+    """The domain gap after training (and its picture beside the model), with the run's adaptation report."""
+    report = {"config": domain.config.to_dict(), **domain.report}
+    if domain.features_before is not None:
+        after = measure_features(domain, run.tokenizer, trainer.args.per_device_eval_batch_size)
+        report["proxy_a_distance_after"] = proxy_a_distance(*after, seed=trainer.args.seed)
+        if trainer.args.should_save:
+            plot_domains(
+                {"before adaptation": domain.features_before, "after adaptation": after}, out / GAP_PLOT
+            )
+            report["plot"] = GAP_PLOT
+        logger.info(
+            "Proxy A-distance: %.3f before, %.3f after adaptation",
+            report["proxy_a_distance_before"],
+            report["proxy_a_distance_after"],
+        )
+    return report
 
 
 def train(
@@ -224,16 +247,26 @@ def train(
             "feature_size": int(encoded["train"][0]["features"].shape[-1]),
         }
 
+    model, train_dataset, sampler, callbacks = run.model, encoded["train"], None, run.strategy.callbacks()
+    domain = None
+    if recipe.adaptation.adaptation_config is not None:
+        if extra.get("feature_cache"):
+            raise RecipeError("Domain adaptation needs the backbone in the loop: drop `cache_features`.")
+        domain = plan_domain_adaptation(run, recipe)
+        model, train_dataset, sampler = domain.model, domain.train_dataset, domain.sampler
+        callbacks = callbacks + domain.callbacks
+
     trainer = TransferTrainer(
-        model=run.model,
+        model=model,
         args=args,
-        train_dataset=encoded["train"],
+        train_dataset=train_dataset,
         eval_dataset=encoded["validation"],
         processing_class=run.tokenizer,
         data_collator=collator,
         compute_metrics=MetricSuite(args.metrics, num_labels=len(names)),
-        callbacks=run.strategy.callbacks(),
+        callbacks=callbacks,
         strategy=run.strategy,
+        train_sampler=sampler,
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
     out = Path(args.output_dir)
@@ -255,6 +288,11 @@ def train(
             trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"
         ),
     }
+    if domain is not None:
+        results["domain_adaptation"] = finish_domain_adaptation(domain, trainer, run, out)
+        if "test" in domain.target_eval:
+            target = trainer.evaluate(domain.target_eval["test"], metric_key_prefix="target_test")
+            results["target_test"] = _strip_prefix(target, "target_test")
     test_logits = None
     if "test" in encoded:
         prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
@@ -268,7 +306,7 @@ def train(
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.save_predictions and test_logits is not None:
             write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
-        model = trainer.accelerator.unwrap_model(trainer.model)
+        model = exported_model(trainer)
         card = render_model_card(
             recipe.to_dict(),
             results,
@@ -308,7 +346,7 @@ def evaluate(
     model = load_trained_classifier(checkpoint.path)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     check_known_labels(raw, data_args.label_column, names, known_from="the model's labels")
-    encoded = prepare_text_splits(raw, data_args, tokenizer, names)
+    encoded = encode_text_splits(raw, data_args, tokenizer, names)
     with tempfile.TemporaryDirectory() as tmp:
         eval_args = TrainingArguments(
             output_dir=tmp,

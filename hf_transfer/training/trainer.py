@@ -12,6 +12,7 @@ from ..strategies.schedules import parameter_groups
 
 logger = logging.getLogger(__name__)
 TRAINING_ARGS_JSON = "training_args.json"
+LOGGED_PARTS = ("task_loss", "domain_loss", "domain_accuracy")
 
 
 class TransferTrainer(Trainer):
@@ -24,21 +25,50 @@ class TransferTrainer(Trainer):
     Everything else is the stock ``Trainer``: devices, precision and distribution come from accelerate.
     """
 
-    def __init__(self, *args, strategy=None, **kwargs):
+    def __init__(self, *args, strategy=None, train_sampler=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.strategy = strategy
+        self.train_sampler = train_sampler
+        self._loss_parts: dict[str, list[float]] = {}
+
+    def _get_train_sampler(self, train_dataset=None):
+        """A run-specific sampler (e.g. source/target batch mixing) when one was given."""
+        return (
+            self.train_sampler
+            if self.train_sampler is not None
+            else super()._get_train_sampler(train_dataset)
+        )
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The stock loss; loss parts a wrapper returns (task_loss, domain_loss…) are kept for the logs."""
+        loss, outputs = super().compute_loss(
+            model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
+        if model.training and isinstance(outputs, dict):
+            for key in LOGGED_PARTS:
+                if outputs.get(key) is not None:
+                    self._loss_parts.setdefault(key, []).append(float(outputs[key]))
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        """Training logs also carry the mean loss parts since the last log, and the reversal's λ."""
+        if "loss" in logs:
+            for key, values in self._loss_parts.items():
+                logs[key] = round(sum(values) / len(values), 4)
+            self._loss_parts = {}
+            reversal = getattr(self.accelerator.unwrap_model(self.model), "reversal", None)
+            if reversal is not None:
+                logs["lambda"] = round(reversal.coeff, 4)
+        super().log(logs, *args, **kwargs)
 
     def create_optimizer(self, model=None):
         opt_model = self.model if model is None else model
         llrd = getattr(self.args, "layerwise_lr_decay", None)
-        names_for = getattr(self.strategy, "optimizer_parameter_names", None)
-        if self.optimizer is not None or (not llrd and names_for is None):
+        pending = getattr(self.strategy, "pending_parameters", None)
+        if self.optimizer is not None or (not llrd and pending is None):
             return super().create_optimizer(model)
-        names = (
-            names_for(opt_model)
-            if names_for
-            else {n for n, p in opt_model.named_parameters() if p.requires_grad}
-        )
+        waiting = {id(p) for p in pending()} if pending else set()
+        names = {n for n, p in opt_model.named_parameters() if p.requires_grad or id(p) in waiting}
         groups = parameter_groups(
             opt_model,
             names,

@@ -1,0 +1,74 @@
+"""The recipe's ``adaptation`` block: which alignment, its weight and λ schedule, the batch mix."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RecipeError, did_you_mean
+from ..wrappers.domain_adversarial import ALIGNMENTS
+
+SCHEDULES = ("ganin", "constant", "linear")
+
+
+@dataclass
+class AdaptationConfig:
+    """Domain adaptation options; ``type`` is the alignment (dann, coral, mmd, source_only)."""
+
+    type: str = field(default="dann", metadata={"help": f"Alignment: {', '.join(ALIGNMENTS)}."})
+    domain_loss_weight: float = field(
+        default=1.0, metadata={"help": "Weight of the domain loss in the total loss."}
+    )
+    lambda_schedule: str = field(
+        default="ganin",
+        metadata={"help": "Gradient-reversal λ over training: ganin (2/(1+exp(−γp))−1), constant, linear."},
+    )
+    lambda_gamma: float = field(default=10.0, metadata={"help": "γ of the ganin schedule."})
+    lambda_max: float = field(default=1.0, metadata={"help": "λ at the end of training (and of constant)."})
+    source_fraction: float = field(
+        default=0.5, metadata={"help": "Share of each training batch from the source."}
+    )
+    discriminator_layers: int = field(
+        default=2, metadata={"help": "Hidden layers of the domain discriminator."}
+    )
+    discriminator_hidden: int = field(
+        default=256, metadata={"help": "Width of the discriminator's hidden layers."}
+    )
+    discriminator_dropout: float = field(default=0.1, metadata={"help": "Dropout in the discriminator."})
+    measure_domain_gap: bool = field(
+        default=True,
+        metadata={"help": "Measure the proxy A-distance and plot the features before and after."},
+    )
+    domain_gap_samples: int = field(
+        default=1000, metadata={"help": "Rows per domain for the domain-gap measure."}
+    )
+
+    def __post_init__(self):
+        if self.type not in ALIGNMENTS:
+            raise RecipeError(
+                f"adaptation: unknown type {self.type!r}.{did_you_mean(self.type, ALIGNMENTS)} "
+                f"Use one of {', '.join(ALIGNMENTS)}."
+            )
+        if self.lambda_schedule not in SCHEDULES:
+            raise RecipeError(
+                f"adaptation: unknown lambda_schedule {self.lambda_schedule!r}; use {', '.join(SCHEDULES)}."
+            )
+        if not 0 < self.source_fraction < 1:
+            raise RecipeError(f"adaptation: source_fraction must be in (0, 1), got {self.source_fraction}.")
+        if self.domain_loss_weight < 0 or self.lambda_max < 0:
+            raise RecipeError("adaptation: domain_loss_weight and lambda_max must be ≥ 0.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_spec(cls, spec: str | dict[str, Any]) -> AdaptationConfig:
+        """From a type name (``dann``) or a mapping; unknown options name the closest valid ones."""
+        values = {"type": spec} if isinstance(spec, str) else dict(spec)
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = [key for key in values if key not in valid]
+        if unknown:
+            hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+            raise RecipeError(f"Unknown adaptation option(s): {hints} Valid options: {', '.join(valid)}.")
+        return cls(**values)

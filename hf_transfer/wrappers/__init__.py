@@ -1,0 +1,22 @@
+"""Model wrappers: ``PreTrainedModel`` subclasses that add training objectives around a task model."""
+
+from .alignment import CoralLoss, DomainAdversarialLoss, MultiKernelMMDLoss
+from .domain_adversarial import (
+    ALIGNMENTS,
+    DomainAdaptationOutput,
+    DomainAdversarialConfig,
+    DomainAdversarialModel,
+)
+from .grl import GradientReversal, GradientReversalFunction
+
+__all__ = [
+    "ALIGNMENTS",
+    "CoralLoss",
+    "DomainAdaptationOutput",
+    "DomainAdversarialConfig",
+    "DomainAdversarialLoss",
+    "DomainAdversarialModel",
+    "GradientReversal",
+    "GradientReversalFunction",
+    "MultiKernelMMDLoss",
+]

@@ -1,0 +1,242 @@
+"""``DomainAdversarialModel``: a task model plus domain alignment on the features its head reads.
+
+The wrapper takes any task model (a stock ``…ForSequenceClassification`` / ``…ForImageClassification``,
+hf_transfer's ``PooledClassifier``, or a PEFT-wrapped one), captures the features entering its head with a
+forward pre-hook, and adds one alignment loss between source and target rows of each batch:
+
+- ``dann``: a domain discriminator (an MLP) behind a gradient-reversal layer (Ganin et al., 2016);
+- ``coral``: Deep CORAL covariance alignment; ``mmd``: multi-kernel MMD;
+- ``source_only``: no alignment (the baseline, same data path).
+
+``loss = task_loss (labelled source rows) + domain_loss_weight · domain_loss (source and target rows)``.
+Rows with ``labels == -100`` (the unlabelled target rows) carry no task loss; ``domains`` (0 source,
+1 target) mark the domains. The discriminator is dropped at export: :meth:`task_model` saves as a stock folder.
+
+Example::
+
+    >>> model = DomainAdversarialModel.wrap(task_model, alignment="dann")
+    >>> out = model(input_ids=ids, attention_mask=mask, labels=labels, domains=domains)
+    >>> out.loss, out.task_loss, out.domain_loss, out.domain_accuracy
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForImageClassification,
+    AutoModelForSequenceClassification,
+    PretrainedConfig,
+    PreTrainedModel,
+)
+from transformers.utils import ModelOutput
+
+from ..errors import StrategyError
+from ..modeling.structure import split_backbone_and_head
+from .alignment import CoralLoss, DomainAdversarialLoss, MultiKernelMMDLoss
+from .grl import GradientReversal
+
+ALIGNMENTS = ("dann", "coral", "mmd", "source_only")
+IMAGE_INPUTS = "pixel_values"
+
+
+@dataclass
+class DomainAdaptationOutput(ModelOutput):
+    """Loss first (what Trainer optimises), logits, then the parts (set on training batches only)."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    task_loss: torch.Tensor | None = None
+    domain_loss: torch.Tensor | None = None
+    domain_accuracy: torch.Tensor | None = None
+
+
+class DomainAdversarialConfig(PretrainedConfig):
+    """The task model's config (as a dict), the alignment method and the discriminator's shape."""
+
+    model_type = "hf_transfer_domain_adversarial"
+
+    def __init__(
+        self,
+        task_model: dict | None = None,
+        task_model_class: str = "AutoModelForSequenceClassification",
+        alignment: str = "dann",
+        domain_loss_weight: float = 1.0,
+        discriminator_layers: int = 2,
+        discriminator_hidden: int = 256,
+        discriminator_dropout: float = 0.1,
+        feature_size: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if alignment not in ALIGNMENTS:
+            raise StrategyError(f"Unknown alignment {alignment!r}; use one of {', '.join(ALIGNMENTS)}.")
+        self.task_model = task_model
+        self.task_model_class = task_model_class
+        self.alignment = alignment
+        self.domain_loss_weight = domain_loss_weight
+        self.discriminator_layers = discriminator_layers
+        self.discriminator_hidden = discriminator_hidden
+        self.discriminator_dropout = discriminator_dropout
+        self.feature_size = feature_size
+
+    @property
+    def task_config(self) -> PretrainedConfig:
+        values = dict(self.task_model)
+        return AutoConfig.for_model(values.pop("model_type"), **values)
+
+
+def discriminator(feature_size: int, layers: int, hidden: int, dropout: float) -> nn.Sequential:
+    """An MLP ``feature_size → hidden (× layers, ReLU, dropout) → 1`` giving the target-domain logit."""
+    modules: list[nn.Module] = []
+    width = feature_size
+    for _ in range(layers):
+        modules += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+        width = hidden
+    modules.append(nn.Linear(width, 1))
+    return nn.Sequential(*modules)
+
+
+def head_entry(task_model: nn.Module) -> nn.Module:
+    """The first module of the task head (its input is the pooled feature the head classifies)."""
+    base = task_model.get_base_model() if hasattr(task_model, "get_base_model") else task_model
+    head_roots = {name.split(".")[0] for name, _ in split_backbone_and_head(base)[1]}
+    for name, module in base.named_children():
+        if name in head_roots:
+            return module
+    raise StrategyError(f"Cannot find the head of {type(base).__name__} to read its features.")
+
+
+def pool_features(features: torch.Tensor) -> torch.Tensor:
+    """(batch, d) as is; (batch, tokens, d) → the first token; (batch, c, h, w) → the spatial mean."""
+    if features.dim() == 3:
+        return features[:, 0]
+    if features.dim() == 4:
+        return features.mean(dim=(2, 3))
+    return features.flatten(1)
+
+
+class DomainAdversarialModel(PreTrainedModel):
+    """A task model with source/target feature alignment; registered with the Auto classes."""
+
+    config_class = DomainAdversarialConfig
+    base_model_prefix = "task_model"
+
+    def __init__(self, config: DomainAdversarialConfig, task_model: nn.Module | None = None):
+        super().__init__(config)
+        if task_model is None:
+            auto = {"AutoModelForImageClassification": AutoModelForImageClassification}.get(
+                config.task_model_class, AutoModelForSequenceClassification
+            )
+            task_model = auto.from_config(config.task_config)
+        self.task_model = task_model
+        self.reversal = GradientReversal(coeff=1.0)
+        if config.alignment == "dann":
+            self.discriminator = discriminator(
+                config.feature_size,
+                config.discriminator_layers,
+                config.discriminator_hidden,
+                config.discriminator_dropout,
+            )
+            self.alignment_loss = DomainAdversarialLoss(self.discriminator, self.reversal)
+        else:
+            self.alignment_loss = {"coral": CoralLoss, "mmd": MultiKernelMMDLoss}.get(
+                config.alignment, lambda: None
+            )()
+        self._captured: list[torch.Tensor] = []
+        self._capturing = False
+        head_entry(self.task_model).register_forward_pre_hook(self._capture)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear) and module in getattr(self, "discriminator", ()):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+
+    def _capture(self, module, args) -> None:
+        if self._capturing:  # only inside this wrapper's forward, not when the task model runs alone
+            self._captured.append(args[0])
+
+    @classmethod
+    def wrap(cls, task_model: nn.Module, alignment: str = "dann", **options) -> DomainAdversarialModel:
+        """Wrap a (possibly PEFT-wrapped) task model; ``options`` are :class:`DomainAdversarialConfig` fields."""
+        base = task_model.get_base_model() if hasattr(task_model, "get_base_model") else task_model
+        config = DomainAdversarialConfig(
+            task_model=base.config.to_dict(),
+            task_model_class="AutoModelForImageClassification"
+            if base.main_input_name == IMAGE_INPUTS
+            else "AutoModelForSequenceClassification",
+            alignment=alignment,
+            feature_size=_feature_size(task_model),
+            id2label=base.config.id2label,
+            label2id=base.config.label2id,
+            **options,
+        )
+        return cls(config, task_model=task_model)
+
+    @property
+    def lambda_(self) -> float:
+        return self.reversal.coeff
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        domains: torch.Tensor | None = None,
+        **kwargs,
+    ) -> DomainAdaptationOutput:
+        named = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "pixel_values": pixel_values,
+        }
+        inputs = {**{k: v for k, v in named.items() if v is not None}, **kwargs}
+        self._captured.clear()
+        self._capturing = True
+        try:
+            logits = self.task_model(**inputs).logits
+        finally:
+            self._capturing = False
+        features = pool_features(self._captured[-1])
+        self._captured.clear()
+        task_loss = None
+        if labels is not None:
+            labelled = labels != -100
+            task_loss = (
+                nn.functional.cross_entropy(logits[labelled], labels[labelled])
+                if labelled.any()
+                else logits.sum() * 0.0
+            )
+        if domains is None:  # evaluation / prediction: the task path alone
+            return DomainAdaptationOutput(loss=task_loss, logits=logits)
+        source, target = features[domains == 0], features[domains == 1]
+        domain_loss = logits.new_zeros(())
+        accuracy = None
+        if self.alignment_loss is not None and len(source) > 1 and len(target) > 1:
+            domain_loss = self.alignment_loss(source.float(), target.float())
+            if isinstance(self.alignment_loss, DomainAdversarialLoss):
+                accuracy = logits.new_tensor(self.alignment_loss.last_accuracy)
+        loss = task_loss + self.config.domain_loss_weight * domain_loss if task_loss is not None else None
+        return DomainAdaptationOutput(
+            loss=loss, logits=logits, task_loss=task_loss, domain_loss=domain_loss, domain_accuracy=accuracy
+        )
+
+
+def _feature_size(task_model: nn.Module) -> int:
+    """The width of the features entering the head, read from the head's first linear layer."""
+    for module in head_entry(task_model).modules():
+        if isinstance(module, nn.Linear):
+            return module.in_features
+    raise StrategyError(f"Cannot tell the feature size of {type(task_model).__name__}'s head.")
+
+
+AutoConfig.register(DomainAdversarialConfig.model_type, DomainAdversarialConfig)
+AutoModelForSequenceClassification.register(DomainAdversarialConfig, DomainAdversarialModel)
+AutoModelForImageClassification.register(DomainAdversarialConfig, DomainAdversarialModel)

@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Domain adaptation on sentiment_domains with the offline all-MiniLM-L6-v2: movies → amazon and → tweets.
+
+For each target: source-only, DANN, CORAL and MMD (the shipped configs/domain recipe with its `adaptation`
+type swapped), over several seeds, and the in-domain upper bound (trained on the target's own labels).
+Reports target-test accuracy mean ± std, the proxy A-distance before/after, and the share of the
+source-only → in-domain gap each method closes. Every run is its own subprocess.
+
+    python scripts/benchmark_domain.py                                   # 2 targets × 4 methods × 3 seeds + bounds
+    python scripts/benchmark_domain.py --targets amazon --methods source_only dann --seeds 42 --max_train_samples 2000
+
+Prints a table and writes JSON (default: docs/benchmarks/domain.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "domain.json"
+RECIPE = "domain/minilm_movies_to_amazon"
+METHODS = ("source_only", "dann", "coral", "mmd")
+OVERRIDES = {
+    "eval_strategy": "no",
+    "save_strategy": "no",
+    "save_predictions": False,
+    "disable_tqdm": True,
+    "metrics": ["accuracy"],
+}
+
+
+def run_one(spec: dict) -> dict:
+    import hf_transfer
+    from hf_transfer.config import load_recipe_file, resolve_recipe_path
+
+    recipe = {**load_recipe_file(resolve_recipe_path(RECIPE)), **OVERRIDES, "seed": spec["seed"]}
+    if spec["max_train_samples"]:
+        recipe["max_train_samples"] = spec["max_train_samples"]
+    if spec["method"] == "in_domain":  # the upper bound: the target's own labels, no adaptation
+        for key in [k for k in recipe if k.startswith("target_") or k == "adaptation"]:
+            recipe.pop(key)
+        recipe["dataset_config_name"] = spec["target"]
+    else:
+        recipe["target_dataset_config_name"] = spec["target"]
+        recipe["adaptation"] = {**recipe["adaptation"], "type": spec["method"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe["output_dir"] = tmp
+        start = time.perf_counter()
+        metrics = hf_transfer.train(recipe).metrics
+    accuracy = metrics["test" if spec["method"] == "in_domain" else "target_test"]["accuracy"]
+    gap = metrics.get("domain_adaptation", {})
+    return {
+        **spec,
+        "target_accuracy": accuracy,
+        "source_test_accuracy": metrics["test"]["accuracy"] if spec["method"] != "in_domain" else None,
+        "proxy_a_distance_before": gap.get("proxy_a_distance_before"),
+        "proxy_a_distance_after": gap.get("proxy_a_distance_after"),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--targets", nargs="+", default=["amazon", "tweets"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 1, 2])
+    parser.add_argument("--max_train_samples", type=int)
+    parser.add_argument("--no_upper_bound", action="store_true")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        Path(spec.pop("result_file")).write_text(json.dumps(run_one(spec)))
+        return 0
+
+    specs = [
+        {"target": t, "method": m, "seed": s, "max_train_samples": args.max_train_samples}
+        for t in args.targets
+        for m in [*args.methods, *([] if args.no_upper_bound else ["in_domain"])]
+        for s in (args.seeds if m != "in_domain" else args.seeds[:1])
+    ]
+    runs = []
+    for spec in specs:
+        print(f"== {spec}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            result_file = Path(tmp) / "result.json"
+            child = json.dumps({**spec, "result_file": str(result_file)})
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+            subprocess.run([sys.executable, __file__, "--child", child], check=True, env=env)
+            runs.append(json.loads(result_file.read_text()))
+        print(json.dumps(runs[-1]), flush=True)
+
+    summary: dict[str, dict] = {}
+    for target in args.targets:
+        rows = {}
+        for method in [*args.methods, "in_domain"]:
+            accuracies = [
+                r["target_accuracy"] for r in runs if r["target"] == target and r["method"] == method
+            ]
+            if accuracies:
+                rows[method] = {
+                    "mean": statistics.mean(accuracies),
+                    "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                    "runs": len(accuracies),
+                }
+        if "source_only" in rows and "in_domain" in rows:
+            gap = rows["in_domain"]["mean"] - rows["source_only"]["mean"]
+            for row in rows.values():
+                row["gap_closed"] = (row["mean"] - rows["source_only"]["mean"]) / gap if gap > 0 else None
+        summary[target] = rows
+    report = {
+        "benchmark": "domain adaptation, sentiment_domains movies → targets, all-MiniLM-L6-v2 (offline)",
+        "command": "python scripts/benchmark_domain.py " + " ".join(sys.argv[1:]),
+        "hardware": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "recipe": RECIPE,
+        "runs": runs,
+        "summary": summary,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n{'target':<8}{'method':<13}{'target acc':>16}{'gap closed':>12}")
+    for target, rows in summary.items():
+        for method, row in rows.items():
+            closed = f"{100 * row['gap_closed']:.0f}%" if row.get("gap_closed") is not None else "-"
+            print(f"{target:<8}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
