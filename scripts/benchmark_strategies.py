@@ -52,6 +52,10 @@ ENTRIES: dict[str, tuple[str, dict]] = {
         "sentiment/minilm_feature_extraction",
         {"strategy": {"type": "feature_extraction", "cache_features": False}},
     ),
+    "feature_extraction_cached_fp32": (
+        "sentiment/minilm_feature_extraction",
+        {"strategy": {"type": "feature_extraction", "cache_features": True, "extraction_dtype": "float32"}},
+    ),
     "feature_extraction_cached": ("sentiment/minilm_feature_extraction", {}),
 }
 REFERENCES = ("plain_peft_lora", "plain_feature_extraction")
@@ -229,7 +233,10 @@ def main() -> int:
         return 0
 
     names = args.only or [*REFERENCES, *ENTRIES]
-    results = {}
+    results, commands = {}, []
+    if args.only and args.output.exists():  # a partial re-run updates those entries, keeps the others
+        previous = json.loads(args.output.read_text())
+        results, commands = previous["results"], previous.get("commands", [previous.get("command")])
     for name in names:
         print(f"== {name}", flush=True)
         results[name] = run_in_subprocess(name, args)
@@ -253,7 +260,7 @@ def main() -> int:
         )
     report = {
         "benchmark": "strategies on rotten_tomatoes_snippets, all-MiniLM-L6-v2 (offline)",
-        "command": "python scripts/benchmark_strategies.py " + " ".join(sys.argv[1:]),
+        "commands": [*commands, "python scripts/benchmark_strategies.py " + " ".join(sys.argv[1:])],
         "hardware": {
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
@@ -261,7 +268,7 @@ def main() -> int:
         },
         "benchmark_overrides": BENCHMARK_OVERRIDES,
         "entries": {
-            name: list(ENTRIES[name]) if name in ENTRIES else REFERENCE_DESCRIPTIONS[name] for name in names
+            name: list(ENTRIES[name]) if name in ENTRIES else REFERENCE_DESCRIPTIONS[name] for name in results
         },
         "results": results,
         "derived": derived,

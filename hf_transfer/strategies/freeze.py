@@ -58,6 +58,19 @@ class FeatureExtractionConfig(StrategyConfig):
     feature_cache_dir: str | None = field(
         default=None, metadata={"help": "Keep cached features on disk here (datasets format) and reuse them."}
     )
+    extraction_dtype: str = field(
+        default="float32",
+        metadata={
+            "help": "Precision of the one-off feature extraction: float32, or bfloat16 / float16 autocast (about "
+            "3x faster on CPUs with AVX512-BF16; features agree to ~1e-4 cosine)."
+        },
+    )
+
+    def __post_init__(self):
+        if self.extraction_dtype not in ("float32", "bfloat16", "float16"):
+            raise StrategyError(
+                f"feature_extraction: extraction_dtype must be float32, bfloat16 or float16, got {self.extraction_dtype!r}."
+            )
 
 
 @register_strategy("feature_extraction", FeatureExtractionConfig)

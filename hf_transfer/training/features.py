@@ -34,9 +34,15 @@ def extract_features(
     collator,
     batch_size: int = 128,
     device: torch.device | str = "cpu",
+    dtype: str = "float32",
 ) -> np.ndarray:
-    """Pooled backbone features for every row of a tokenised dataset, shape (rows, hidden), in row order."""
+    """Pooled backbone features for every row of a tokenised dataset, shape (rows, hidden), in row order.
+
+    ``dtype`` other than float32 runs the backbone under autocast in that precision.
+    """
     model.eval().to(device)
+    device_type = torch.device(device).type
+    precision = torch.autocast(device_type, dtype=getattr(torch, dtype), enabled=dtype != "float32")
     inputs = dataset.remove_columns([c for c in dataset.column_names if c == "labels"])
     name = model.main_input_name
     lengths = np.array([len(x) for x in inputs[name]]) if name == "input_ids" else np.zeros(len(inputs))
@@ -46,18 +52,20 @@ def extract_features(
         indices = order[start : start + batch_size]
         batch = collator([inputs[int(i)] for i in indices])
         batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
-        pooled = model.extract_features(**batch).float().cpu().numpy()
+        with precision:
+            pooled = model.extract_features(**batch).float().cpu().numpy()
         if features is None:
             features = np.empty((len(inputs), pooled.shape[1]), dtype=np.float32)
         features[indices] = pooled
     return features
 
 
-def _cache_key(model: PooledClassifier, dataset: Dataset) -> str:
+def _cache_key(model: PooledClassifier, dataset: Dataset, dtype: str) -> str:
     identity = {
         "fingerprint": dataset._fingerprint,
         "pooling": model.config.pooling,
         "backbone": model.config.backbone,
+        "dtype": dtype,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -69,6 +77,7 @@ def cache_features(
     batch_size: int = 128,
     device: torch.device | str = "cpu",
     cache_dir: str | Path | None = None,
+    dtype: str = "float32",
 ) -> tuple[DatasetDict, float]:
     """``features`` + ``labels`` datasets for every split (reused from ``cache_dir`` when computed before).
 
@@ -76,13 +85,13 @@ def cache_features(
     """
     cached, seconds = {}, 0.0
     for split, dataset in splits.items():
-        path = Path(cache_dir) / f"{split}-{_cache_key(model, dataset)}" if cache_dir else None
+        path = Path(cache_dir) / f"{split}-{_cache_key(model, dataset, dtype)}" if cache_dir else None
         if path is not None and path.is_dir():
             cached[split] = load_from_disk(str(path))
             logger.info("Loaded cached %s features from %s", split, path)
             continue
         start = time.perf_counter()
-        features = extract_features(model, dataset, collator, batch_size, device)
+        features = extract_features(model, dataset, collator, batch_size, device, dtype)
         columns = {"features": features, "labels": np.asarray(dataset["labels"])}
         cached[split] = Dataset.from_dict(columns).with_format("torch")
         seconds += time.perf_counter() - start

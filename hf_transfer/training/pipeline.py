@@ -61,7 +61,7 @@ from .outputs import (
     resolve_resume,
     write_predictions,
 )
-from .trainer import TransferTrainer
+from .trainer import TRAINING_ARGS_JSON, TransferTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: P
     elif trainer.args.should_save:
         model.save_pretrained(output_dir)
         run.tokenizer.save_pretrained(output_dir)
-        (output_dir / "training_args.json").write_text(trainer.args.to_json_string())
+        (output_dir / TRAINING_ARGS_JSON).write_text(trainer.args.to_json_string())
     if isinstance(model, PeftModel) and trainer.args.should_save:
         model.get_base_model().config.save_pretrained(output_dir)  # labels, for hf_transfer's own loading
         if getattr(run.strategy.config, "merge", False):
@@ -238,6 +238,7 @@ def train(
             batch_size=args.per_device_eval_batch_size,
             device=args.device,
             cache_dir=run.strategy.config.feature_cache_dir,
+            dtype=run.strategy.config.extraction_dtype,
         )
         collator = default_data_collator
         # Rows are now fixed-size feature vectors: nothing to group by length.
