@@ -72,11 +72,8 @@ def test_cli_overrides_win_and_are_typed(tmp_path):
 
 def test_strategy_as_json_on_the_command_line():
     recipe = parse_recipe(BASE, overrides=["--strategy", '{"type": "feature_extraction"}'])
-    assert recipe.strategy.strategy == {
-        "type": "feature_extraction",
-        "cache_features": False,
-        "feature_cache_dir": None,
-    }
+    assert recipe.strategy.strategy["type"] == "feature_extraction"
+    assert recipe.strategy.strategy["cache_features"] is False
 
 
 def test_transfer_defaults():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+import torch
 from transformers import Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 
@@ -47,14 +48,16 @@ class TransferTrainer(Trainer):
         if model.training and isinstance(outputs, dict):
             for key in LOGGED_PARTS:
                 if outputs.get(key) is not None:
-                    self._loss_parts.setdefault(key, []).append(float(outputs[key]))
+                    self._loss_parts.setdefault(key, []).append(
+                        outputs[key].detach()
+                    )  # no host sync per step
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         """Training logs also carry the mean loss parts since the last log, and the reversal's λ."""
         if "loss" in logs:
             for key, values in self._loss_parts.items():
-                logs[key] = round(sum(values) / len(values), 4)
+                logs[key] = round(torch.stack(values).float().mean().item(), 4)
             self._loss_parts = {}
             reversal = getattr(self.accelerator.unwrap_model(self.model), "reversal", None)
             if reversal is not None:

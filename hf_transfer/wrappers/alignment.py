@@ -29,7 +29,7 @@ class DomainAdversarialLoss(nn.Module):
     def __init__(self, discriminator: nn.Module, reversal: nn.Module):
         super().__init__()
         self.discriminator = discriminator
-        self.reversal = reversal
+        self.reversal = reversal  # parameter-free: sharing it with the wrapper duplicates no weights
         self.last_accuracy: float | None = None
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

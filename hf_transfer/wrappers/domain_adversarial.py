@@ -134,14 +134,14 @@ class DomainAdversarialModel(PreTrainedModel):
             task_model = auto.from_config(config.task_config)
         self.task_model = task_model
         self.reversal = GradientReversal(coeff=1.0)
-        if config.alignment == "dann":
-            self.discriminator = discriminator(
+        if config.alignment == "dann":  # the loss module owns the discriminator (one copy in the state dict)
+            mlp = discriminator(
                 config.feature_size,
                 config.discriminator_layers,
                 config.discriminator_hidden,
                 config.discriminator_dropout,
             )
-            self.alignment_loss = DomainAdversarialLoss(self.discriminator, self.reversal)
+            self.alignment_loss = DomainAdversarialLoss(mlp, self.reversal)
         else:
             self.alignment_loss = {"coral": CoralLoss, "mmd": MultiKernelMMDLoss}.get(
                 config.alignment, lambda: None
@@ -151,8 +151,13 @@ class DomainAdversarialModel(PreTrainedModel):
         head_entry(self.task_model).register_forward_pre_hook(self._capture)
         self.post_init()
 
+    @property
+    def discriminator(self) -> nn.Module | None:
+        """The domain discriminator (``dann`` only)."""
+        return getattr(self.alignment_loss, "discriminator", None)
+
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear) and module in getattr(self, "discriminator", ()):
+        if isinstance(module, nn.Linear) and module in (self.discriminator or ()):
             nn.init.normal_(module.weight, std=0.02)
             nn.init.zeros_(module.bias)
 
