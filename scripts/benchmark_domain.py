@@ -68,6 +68,57 @@ def run_one(spec: dict) -> dict:
     }
 
 
+def summarise(runs: list[dict]) -> dict[str, dict]:
+    """Per target and method: target accuracy mean ± std, proxy A-distances, and the share of the gap closed."""
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return statistics.mean(values) if values else None
+
+    summary: dict[str, dict] = {}
+    for target in dict.fromkeys(r["target"] for r in runs):
+        rows = {}
+        for method in [*METHODS, "in_domain"]:
+            mine = [r for r in runs if r["target"] == target and r["method"] == method]
+            if not mine:
+                continue
+            accuracies = [r["target_accuracy"] for r in mine]
+            rows[method] = {
+                "mean": statistics.mean(accuracies),
+                "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "runs": len(accuracies),
+                "source_test_accuracy": mean(r["source_test_accuracy"] for r in mine),
+                "proxy_a_distance_before": mean(r["proxy_a_distance_before"] for r in mine),
+                "proxy_a_distance_after": mean(r["proxy_a_distance_after"] for r in mine),
+                "seconds": mean(r["seconds"] for r in mine),
+            }
+        if "source_only" in rows and "in_domain" in rows:
+            gap = rows["in_domain"]["mean"] - rows["source_only"]["mean"]
+            for row in rows.values():
+                row["gap_closed"] = (row["mean"] - rows["source_only"]["mean"]) / gap if gap > 0 else None
+        summary[target] = rows
+    return summary
+
+
+def write_report(output: Path, commands: list[str], runs: list[dict]) -> dict[str, dict]:
+    summary = summarise(runs)
+    report = {
+        "benchmark": "domain adaptation, sentiment_domains movies → targets, all-MiniLM-L6-v2 (offline)",
+        "commands": commands,
+        "hardware": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "recipe": RECIPE,
+        "runs": runs,
+        "summary": summary,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +129,11 @@ def main() -> int:
     parser.add_argument("--max_train_samples", type=int)
     parser.add_argument("--no_upper_bound", action="store_true")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the runs already in --output (a rerun of the same target/method/seed replaces its row)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -91,7 +147,16 @@ def main() -> int:
         for m in [*args.methods, *([] if args.no_upper_bound else ["in_domain"])]
         for s in (args.seeds if m != "in_domain" else args.seeds[:1])
     ]
-    runs = []
+    runs, commands = [], ["python scripts/benchmark_domain.py " + " ".join(sys.argv[1:])]
+    if args.merge and args.output.exists():
+        previous = json.loads(args.output.read_text())
+        keys = {(s["target"], s["method"], s["seed"], s["max_train_samples"]) for s in specs}
+        runs = [
+            r
+            for r in previous["runs"]
+            if (r["target"], r["method"], r["seed"], r["max_train_samples"]) not in keys
+        ]
+        commands = [*previous.get("commands", [previous.get("command")]), *commands]
     for spec in specs:
         print(f"== {spec}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
@@ -101,44 +166,21 @@ def main() -> int:
             subprocess.run([sys.executable, __file__, "--child", child], check=True, env=env)
             runs.append(json.loads(result_file.read_text()))
         print(json.dumps(runs[-1]), flush=True)
+        write_report(args.output, commands, runs)  # nothing is lost if a later run fails
 
-    summary: dict[str, dict] = {}
-    for target in args.targets:
-        rows = {}
-        for method in [*args.methods, "in_domain"]:
-            accuracies = [
-                r["target_accuracy"] for r in runs if r["target"] == target and r["method"] == method
-            ]
-            if accuracies:
-                rows[method] = {
-                    "mean": statistics.mean(accuracies),
-                    "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                    "runs": len(accuracies),
-                }
-        if "source_only" in rows and "in_domain" in rows:
-            gap = rows["in_domain"]["mean"] - rows["source_only"]["mean"]
-            for row in rows.values():
-                row["gap_closed"] = (row["mean"] - rows["source_only"]["mean"]) / gap if gap > 0 else None
-        summary[target] = rows
-    report = {
-        "benchmark": "domain adaptation, sentiment_domains movies → targets, all-MiniLM-L6-v2 (offline)",
-        "command": "python scripts/benchmark_domain.py " + " ".join(sys.argv[1:]),
-        "hardware": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "recipe": RECIPE,
-        "runs": runs,
-        "summary": summary,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'target':<8}{'method':<13}{'target acc':>16}{'gap closed':>12}")
+    summary = write_report(args.output, commands, runs)
+    print(f"\n{'target':<8}{'method':<13}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")
     for target, rows in summary.items():
         for method, row in rows.items():
             closed = f"{100 * row['gap_closed']:.0f}%" if row.get("gap_closed") is not None else "-"
-            print(f"{target:<8}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}")
+            pad = (
+                f"{row['proxy_a_distance_before']:.2f} → {row['proxy_a_distance_after']:.2f}"
+                if row["proxy_a_distance_after"] is not None
+                else "-"
+            )
+            print(
+                f"{target:<8}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}{pad:>20}"
+            )
     print(f"\nwrote {args.output}")
     return 0
 
