@@ -303,11 +303,41 @@ class AdaptationArguments:
             )
 
 
+@dataclass
+class MultiTaskArguments:
+    """Multi-task learning: one shared backbone and a head per task (see ``hf_transfer.multitask.config``)."""
+
+    multitask: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Multi-task learning: a mapping with `tasks` (each: name, kind, label_column, weight, metrics, and "
+            "optionally its own dataset_name / train_file…), `sampling` (proportional, temperature, round_robin), "
+            "`temperature`, `batching` and `loss_weighting` (fixed, uncertainty); unset: single task."
+        },
+    )
+    multitask_config: Any = field(init=False, repr=False, default=None)
+
+    def __post_init__(self):
+        from .multitask.config import MultiTaskSettings
+
+        if self.multitask is None:
+            return
+        spec = self.multitask
+        if isinstance(spec, str):
+            try:
+                spec = json.loads(spec)
+            except json.JSONDecodeError as err:
+                raise RecipeError(f"`multitask` is not valid JSON ({err}): {spec!r}") from None
+        self.multitask_config = MultiTaskSettings.from_spec(spec)
+        self.multitask = self.multitask_config.to_dict()
+
+
 ARGUMENT_CLASSES = (
     ModelArguments,
     DataArguments,
     StrategyArguments,
     AdaptationArguments,
+    MultiTaskArguments,
     TransferTrainingArguments,
 )
 
@@ -320,6 +350,7 @@ class Recipe:
     data: DataArguments
     strategy: StrategyArguments
     adaptation: AdaptationArguments
+    multitask: MultiTaskArguments
     training: TransferTrainingArguments
     values: dict[str, Any]
     name: str = "recipe"
@@ -334,6 +365,8 @@ class Recipe:
             values = dataclasses.asdict(self.adaptation)
             values.pop("adaptation_config")
             resolved.update(values)
+        if self.multitask.multitask_config is not None:
+            resolved["multitask"] = self.multitask.multitask_config.to_dict()
         training_fields = {f.name for f in dataclasses.fields(TransferTrainingArguments)}
         for key, value in self.values.items():
             if key in training_fields:
@@ -467,11 +500,15 @@ def parse_recipe(
     if not values.get("output_dir"):
         values["output_dir"] = default_output_dir(name)
     try:
-        model, data, strategy, adaptation, training = argument_parser().parse_dict(
+        model, data, strategy, adaptation, multitask, training = argument_parser().parse_dict(
             values, allow_extra_keys=False
         )
     except HfTransferError:
         raise
     except (TypeError, ValueError) as err:
         raise RecipeError(f"Invalid recipe value in {source}: {err}") from None
-    return Recipe(model, data, strategy, adaptation, training, values=values, name=name)
+    if multitask.multitask_config is not None and adaptation.adaptation_config is not None:
+        raise RecipeError(
+            f"{source}: `multitask` and `adaptation` cannot be combined yet; train one of them per recipe."
+        )
+    return Recipe(model, data, strategy, adaptation, multitask, training, values=values, name=name)

@@ -67,9 +67,13 @@ def describe_dataset(data: dict[str, Any]) -> tuple[list[str] | None, str]:
 
 def model_kind(model) -> str:
     """How a saved model loads: ``adapter`` (stock PEFT folder), ``pooled-adapter`` (PEFT on hf_transfer's
-    pooled head), ``pooled`` (hf_transfer's PooledClassifier) or ``stock``."""
+    pooled head), ``pooled`` (hf_transfer's PooledClassifier), ``multitask`` / ``multitask-adapter``
+    (hf_transfer's MultiTaskModel, alone or under a PEFT adapter) or ``stock``."""
     base = model.get_base_model() if hasattr(model, "peft_config") else model
-    pooled = getattr(base.config, "model_type", "") == "hf_transfer_pooled_classifier"
+    model_type = getattr(base.config, "model_type", "")
+    if model_type == "hf_transfer_multitask":
+        return "multitask-adapter" if hasattr(model, "peft_config") else "multitask"
+    pooled = model_type == "hf_transfer_pooled_classifier"
     if hasattr(model, "peft_config"):
         return "pooled-adapter" if pooled else "adapter"
     return "pooled" if pooled else "stock"
@@ -81,8 +85,10 @@ def render_model_card(
     load_path: str,
     kind: str = "stock",
     pooling: str = "",
+    tasks: list[dict] | None = None,
 ) -> ModelCard:
-    """A card for a single-task text classifier trained by :func:`hf_transfer.train`."""
+    """A card for a text classifier trained by :func:`hf_transfer.train`: single-task, or multi-task when
+    ``kind`` is ``multitask`` / ``multitask-adapter`` (``tasks``: the model's task table)."""
     base_model = recipe_values["model_name_or_path"]
     datasets, dataset_description = describe_dataset(recipe_values)
     strategy = dict(metrics["strategy"])
@@ -119,12 +125,16 @@ def render_model_card(
         datasets=datasets,
         library_name="peft" if kind.endswith("adapter") else "transformers",
         pipeline_tag="text-classification",
-        tags=["hf_transfer", "transfer-learning", "text-classification", strategy_type],
+        tags=["hf_transfer", "transfer-learning", "text-classification", strategy_type]
+        + (["multi-task"] if kind.startswith("multitask") else []),
         metrics=[m for m in metric_names if m != "loss"],
     )
     return ModelCard.from_template(
         card_data,
-        template_path=str(MODEL_CARDS_DIR / "text_classification.md"),
+        template_path=str(
+            MODEL_CARDS_DIR / ("multitask.md" if kind.startswith("multitask") else "text_classification.md")
+        ),
+        tasks=tasks or [],
         model_name=Path(load_path).name,
         base_model_display=base_model if is_hub_id(base_model) else Path(base_model).name,
         base_model_link=f"https://huggingface.co/{base_model}" if is_hub_id(base_model) else base_model,

@@ -35,17 +35,38 @@ class Predictor:
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.input_names = set(inspect.signature(base.forward).parameters)
 
+    @property
+    def tasks(self) -> list[dict] | None:
+        """The task table of a multi-task model (``None`` for a single-task classifier)."""
+        return getattr(self.model.config, "tasks", None)
+
+    def _logits(self, batch: list[str]) -> torch.Tensor:
+        inputs = self.tokenizer(
+            batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
+        )
+        inputs = {k: v.to(self.device) for k, v in inputs.items() if k in self.input_names}
+        return self.model(**inputs).logits.float().cpu()
+
     @torch.inference_mode()
     def __call__(self, texts: Sequence[str], batch_size: int = 32, top_k: int = 1) -> list[dict]:
+        """One record per text: ``{"text", "label", "score"}`` (plus ``top_k``), or for a multi-task model
+        ``{"text", <task>: {...}, …}`` with every task's prediction (see :func:`hf_transfer.multitask.decode_tasks`)."""
+        if self.tasks is not None:
+            from .multitask.predictions import decode_tasks
+
+            results = []
+            for start in range(0, len(texts), batch_size):
+                batch = list(texts[start : start + batch_size])
+                for text, tasks in zip(
+                    batch, decode_tasks(self.tasks, self._logits(batch).numpy()), strict=True
+                ):
+                    results.append({"text": text, **tasks})
+            return results
         id2label = self.model.config.id2label
         results = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            inputs = self.tokenizer(
-                batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
-            )
-            inputs = {k: v.to(self.device) for k, v in inputs.items() if k in self.input_names}
-            probabilities = self.model(**inputs).logits.float().softmax(dim=-1).cpu()
+            probabilities = self._logits(batch).softmax(dim=-1)
             scores, indices = probabilities.topk(min(top_k, probabilities.shape[-1]), dim=-1)
             for text, row_scores, row_indices in zip(batch, scores.tolist(), indices.tolist(), strict=True):
                 record = {"text": text, "label": id2label[row_indices[0]], "score": row_scores[0]}

@@ -98,6 +98,16 @@ def tiny_model(arch: str, vocab_size: int = 100):
     return AutoModelForImageClassification.from_config(tiny_vision_config(arch))
 
 
+def tiny_backbone(arch: str, vocab_size: int = 100):
+    """A random tiny backbone (``AutoModel``, no head) for any architecture of the table."""
+    from transformers import AutoModel
+
+    torch.manual_seed(0)
+    if arch in TEXT_ARCHITECTURES:
+        return AutoModel.from_config(tiny_text_config(arch, vocab_size, 0))
+    return AutoModel.from_config(tiny_vision_config(arch))
+
+
 def tiny_batch(arch: str, size: int = 4, seed: int = 0, vocab_size: int = 100) -> dict:
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 3, (size,), generator=generator)

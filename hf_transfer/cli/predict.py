@@ -41,8 +41,21 @@ def run_predict(args, extra) -> int:
         print(f"wrote {len(predictions)} predictions to {args.output}")
         return 0
     for record in predictions:
+        if "label" not in record:  # a multi-task model: task=prediction columns, then the text
+            columns = [f"{task}={_short(value)}" for task, value in record.items() if task != "text"]
+            print("\t".join([*columns, record["text"]]))
+            continue
         alternatives = ""
         if "top_k" in record:
             alternatives = "\t" + " ".join(f"{alt['label']}={alt['score']:.4f}" for alt in record["top_k"])
         print(f"{record['label']}\t{record['score']:.4f}\t{record['text']}{alternatives}")
     return 0
+
+
+def _short(prediction: dict) -> str:
+    """One task's prediction in a few characters: ``positive(0.9731)``, ``[cast,plot]``, ``1.8400``."""
+    if "value" in prediction:
+        return f"{prediction['value']:.4f}"
+    if "labels" in prediction:
+        return "[" + ",".join(prediction["labels"]) + "]"
+    return f"{prediction['label']}({prediction['score']:.4f})"

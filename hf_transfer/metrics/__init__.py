@@ -26,20 +26,24 @@ import numpy as np
 from ..errors import RecipeError
 
 LOCAL_METRICS_DIR = Path(__file__).resolve().parent
-LOCAL_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
+LOCAL_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation", "mse", "mae")
+REGRESSION_METRICS = ("mse", "mae")
 AVERAGED = ("f1", "precision", "recall")
 AVERAGES = ("binary", "macro", "micro", "weighted")
 
 
 @functools.cache
-def load_metric(name: str):
-    """An ``evaluate`` module: the local copy for shipped names, else ``evaluate.load(name)`` (Hub or path)."""
+def load_metric(name: str, config_name: str | None = None):
+    """An ``evaluate`` module: the local copy for shipped names, else ``evaluate.load(name)`` (Hub or path).
+
+    ``config_name="multilabel"`` takes rows of 0/1 indicators (accuracy, f1, precision, recall).
+    """
     import evaluate
 
     if name in LOCAL_METRICS:
-        return evaluate.load(str(LOCAL_METRICS_DIR / name))
+        return evaluate.load(str(LOCAL_METRICS_DIR / name), config_name)
     try:
-        return evaluate.load(name)
+        return evaluate.load(name, config_name)
     except Exception as err:  # evaluate raises FileNotFoundError, ConnectionError, ValueError…
         raise RecipeError(
             f"Cannot load metric {name!r} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
@@ -73,11 +77,19 @@ def parse_metric(name: str, num_labels: int) -> MetricSpec:
 class MetricSuite:
     """Computes several metrics on class predictions; ``__call__`` is a ``Trainer`` ``compute_metrics``."""
 
-    def __init__(self, names: list[str], num_labels: int):
+    def __init__(self, names: list[str], num_labels: int, config_name: str | None = None):
         if not names:
             raise RecipeError("`metrics` is empty: name at least one metric, e.g. [accuracy].")
-        self.specs = [parse_metric(name, num_labels) for name in names]
-        self.modules = {spec.module: load_metric(spec.module) for spec in self.specs}
+        if config_name == "multilabel":  # plain f1/precision/recall: micro-averaged over every (row, label)
+            self.specs = [
+                MetricSpec(n, n, {"average": "micro"})
+                if n in AVERAGED
+                else parse_metric(n, max(num_labels, 3))
+                for n in names
+            ]
+        else:
+            self.specs = [parse_metric(name, num_labels) for name in names]
+        self.modules = {spec.module: load_metric(spec.module, config_name) for spec in self.specs}
 
     def compute(self, predictions, references) -> dict[str, float]:
         results: dict[str, float] = {}
@@ -99,4 +111,4 @@ class MetricSuite:
         return self.compute(predictions.tolist(), np.asarray(eval_prediction.label_ids).tolist())
 
 
-__all__ = ["LOCAL_METRICS", "MetricSpec", "MetricSuite", "load_metric", "parse_metric"]
+__all__ = ["REGRESSION_METRICS", "LOCAL_METRICS", "MetricSpec", "MetricSuite", "load_metric", "parse_metric"]

@@ -182,16 +182,47 @@ def load_sequence_classifier(
     )
 
 
+def load_multitask_model(
+    checkpoint: ResolvedCheckpoint,
+    tasks: list[dict],
+    pooling: str = "auto",
+    loss_weighting: str = "fixed",
+    revision: str = "main",
+    cache_dir: str | None = None,
+    trust_remote_code: bool = False,
+) -> PreTrainedModel:
+    """A :class:`~hf_transfer.wrappers.MultiTaskModel`: the checkpoint's backbone and one new head per task."""
+    from ..wrappers.multitask import MultiTaskModel
+
+    hub_kwargs = {"revision": revision, "cache_dir": cache_dir, "trust_remote_code": trust_remote_code}
+    if checkpoint.source != "hub":
+        hub_kwargs.pop("revision")
+    if pooling in ("auto", "model", None):  # "model": a multi-task model has no checkpoint head to keep
+        declared = checkpoint_file(checkpoint, "1_Pooling/config.json", revision)
+        pooling = resolve_pooling("auto", declared.parent.parent if declared else None)
+    backbone = AutoModel.from_pretrained(checkpoint.path, **hub_kwargs)
+    return MultiTaskModel.from_backbone(
+        backbone, tasks, pooling=resolve_pooling(pooling, None), loss_weighting=loss_weighting
+    )
+
+
 def load_trained_classifier(path: str | Path) -> nn.Module:
-    """A classifier saved by hf_transfer: a stock or pooled checkpoint, or an adapter folder on its base model."""
+    """A classifier saved by hf_transfer: a stock, pooled or multi-task checkpoint, or an adapter folder on its
+    base model."""
+    from ..wrappers.multitask import MultiTaskConfig, MultiTaskModel
+
     path = Path(path)
     if not (path / "adapter_config.json").is_file():
+        if isinstance(AutoConfig.from_pretrained(path), MultiTaskConfig):
+            return MultiTaskModel.from_pretrained(path)
         return AutoModelForSequenceClassification.from_pretrained(path)
     from peft import PeftConfig, PeftModel
 
     base = resolve_checkpoint(PeftConfig.from_pretrained(path).base_model_name_or_path)
     config = AutoConfig.from_pretrained(path if (path / "config.json").is_file() else base.path)
-    if isinstance(config, PooledClassifierConfig):  # the adapter sits on hf_transfer's pooled head
+    if isinstance(config, MultiTaskConfig):  # the adapter sits on a multi-task model: rebuild it, then load
+        model = load_multitask_model(base, config.tasks, config.pooling, config.loss_weighting)
+    elif isinstance(config, PooledClassifierConfig):  # the adapter sits on hf_transfer's pooled head
         model = load_sequence_classifier(base, id2label=config.id2label, pooling=config.pooling)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(

@@ -76,6 +76,26 @@ def feature_size(config: PretrainedConfig) -> int:
     raise ValueError(f"Cannot tell the feature size of a {config.model_type} backbone.")
 
 
+def pool_features(outputs, pooling: str, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Backbone outputs → ``(batch, hidden)``: ``pooler`` output, ``cls`` token, or ``mean`` / ``max`` over the
+    non-padding tokens (or over the spatial grid of a conv backbone's ``(batch, channels, h, w)`` map)."""
+    if pooling == "pooler":
+        pooled = getattr(outputs, "pooler_output", None)
+        if pooled is None:
+            raise ValueError("pooling 'pooler': the backbone has no pooler output; use cls or mean.")
+        return pooled.flatten(1)
+    hidden = outputs.last_hidden_state
+    if hidden.dim() == 4:  # conv feature map (batch, channels, height, width)
+        return hidden.amax(dim=(2, 3)) if pooling == "max" else hidden.mean(dim=(2, 3))
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = torch.ones(hidden.shape[:2], device=hidden.device) if attention_mask is None else attention_mask
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling == "max":
+        return hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(dim=1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
 class PooledClassifierConfig(PretrainedConfig):
     """Config of :class:`PooledClassifier`: the backbone's config (as a dict), the pooling and the head."""
 
@@ -143,26 +163,7 @@ class PooledClassifier(PreTrainedModel):
         return model
 
     def pool(self, outputs, attention_mask: torch.Tensor | None) -> torch.Tensor:
-        pooling = self.config.pooling
-        if pooling == "pooler":
-            pooled = getattr(outputs, "pooler_output", None)
-            if pooled is None:
-                raise ValueError(
-                    f"pooling 'pooler': {type(self.backbone).__name__} has no pooler output; use cls or mean."
-                )
-            return pooled.flatten(1)
-        hidden = outputs.last_hidden_state
-        if hidden.dim() == 4:  # conv feature map (batch, channels, height, width)
-            return hidden.amax(dim=(2, 3)) if pooling == "max" else hidden.mean(dim=(2, 3))
-        if pooling == "cls":
-            return hidden[:, 0]
-        mask = (
-            torch.ones(hidden.shape[:2], device=hidden.device) if attention_mask is None else attention_mask
-        )
-        mask = mask.unsqueeze(-1).to(hidden.dtype)
-        if pooling == "max":
-            return hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(dim=1)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return pool_features(outputs, self.config.pooling, attention_mask)
 
     def extract_features(self, attention_mask: torch.Tensor | None = None, **inputs) -> torch.Tensor:
         """Pooled backbone features (batch, hidden)."""

@@ -85,7 +85,7 @@ class FeatureExtraction(TransferStrategy):
 
     def apply(self, model: nn.Module, context=None) -> nn.Module:
         model = super().apply(model, context)
-        if isinstance(model, PooledClassifier):
+        if isinstance(model, PooledClassifier) or hasattr(model.config, "task_names"):  # pooled or multi-task
             model.config.backbone_frozen = True  # fixed features: the backbone runs without dropout
         elif self.config.cache_features:
             raise StrategyError(

@@ -92,8 +92,18 @@ class PeftAdapterConfig(StrategyConfig):
 
 
 def head_modules(model: nn.Module) -> list[str]:
-    """Top-level module names holding the head's parameters (PEFT's ``modules_to_save``)."""
-    return sorted({name.split(".")[0] for name, _ in split_backbone_and_head(model)[1]})
+    """Module names holding the head's parameters (PEFT's ``modules_to_save``): the top-level modules, or the
+    members of a top-level ``ModuleDict`` / ``ModuleList`` (a multi-task model's ``heads.sentiment``…), since
+    PEFT's wrapper cannot stand in for a container."""
+    modules = dict(model.named_modules())
+    names = set()
+    for name, _ in split_backbone_and_head(model)[1]:
+        parts = name.split(".")
+        top = parts[0]
+        if isinstance(modules.get(top), (nn.ModuleDict, nn.ModuleList)) and len(parts) > 2:
+            top = f"{parts[0]}.{parts[1]}"
+        names.add(top)
+    return sorted(names)
 
 
 def _model_type(model: nn.Module) -> str | None:

@@ -83,3 +83,20 @@ def write_predictions(
             record.update({"label": str(row[data_args.label_column]), "prediction": names[best]})
             record["score"] = round(float(probs[best]), 6)
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_multitask_predictions(path: Path, data, logits: np.ndarray) -> None:
+    """One JSON line per test row: the text, each task's true label (``None`` when missing) and prediction."""
+    from ..multitask.predictions import decode_tasks
+
+    decoded = iter(decode_tasks(data.tasks, logits))
+    with open(path, "w", encoding="utf-8") as f:
+        for source, raw in data.raw.items():  # test rows are in source order, as concatenated
+            if "test" not in raw:
+                continue
+            for row in raw["test"]:
+                record = {"text": row[data.text_columns[source]]}
+                prediction = next(decoded)
+                for name in data.source_tasks[source]:
+                    record[name] = {"true": row[data.label_columns[name]], **prediction[name]}
+                f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

@@ -41,11 +41,13 @@ from ..metrics import MetricSuite
 from ..modeling import (
     ResolvedCheckpoint,
     count_parameters,
+    load_multitask_model,
     load_sequence_classifier,
     load_tokenizer,
     load_trained_classifier,
     resolve_checkpoint,
 )
+from ..multitask import MultiTaskData, MultiTaskMetrics, TaskBatchSampler, build_multitask_data
 from ..offline import go_offline_if_unreachable
 from ..strategies import StrategyContext, TransferStrategy, build_strategy
 from ..wrappers.domain_adversarial import DomainAdversarialModel
@@ -59,6 +61,7 @@ from .outputs import (
     RECIPE_FILE,
     prepare_output_dir,
     resolve_resume,
+    write_multitask_predictions,
     write_predictions,
 )
 from .trainer import TRAINING_ARGS_JSON, TransferTrainer
@@ -99,6 +102,7 @@ class PreparedRun:
     encoded: DatasetDict
     strategy: TransferStrategy
     model: nn.Module
+    multitask: MultiTaskData | None = None
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -114,32 +118,57 @@ def num_training_steps(args, train_rows: int) -> int:
     return max(1, math.ceil(batches / args.gradient_accumulation_steps) * math.ceil(args.num_train_epochs))
 
 
+def _load_multitask(recipe: Recipe, checkpoint, tokenizer) -> tuple[MultiTaskData, nn.Module]:
+    model_args, args = recipe.model, recipe.training
+    seed = args.data_seed if args.data_seed is not None else args.seed
+    with args.main_process_first(desc="tokenising"):
+        data = build_multitask_data(recipe, tokenizer, seed=seed)
+    model = load_multitask_model(
+        checkpoint,
+        data.tasks,
+        pooling=model_args.pooling or "auto",
+        loss_weighting=recipe.multitask.multitask_config.loss_weighting,
+        revision=model_args.revision,
+        cache_dir=model_args.cache_dir,
+        trust_remote_code=model_args.trust_remote_code,
+    )
+    return data, model
+
+
 def prepare_run(recipe: Recipe) -> PreparedRun:
     """Load data and checkpoint, tokenise, and apply the strategy: a run up to the Trainer (or a dry run)."""
     data_args, model_args, args = recipe.data, recipe.model, recipe.training
     set_seed(args.seed)
     go_offline_if_unreachable()
-    raw = load_raw_datasets(data_args, seed=args.data_seed if args.data_seed is not None else args.seed)
-    check_columns(raw, _columns(data_args))
-    names = label_names(raw, data_args.label_column)
     checkpoint = resolve_checkpoint(
         model_args.model_name_or_path, model_args.revision, model_args.cache_dir, model_args.trust_remote_code
     )
     tokenizer = load_tokenizer(checkpoint, model_args.tokenizer_name)
     strategy = build_strategy(recipe.strategy.strategy_config)
-    model = load_sequence_classifier(
-        checkpoint,
-        id2label=dict(enumerate(names)),
-        revision=model_args.revision,
-        cache_dir=model_args.cache_dir,
-        trust_remote_code=model_args.trust_remote_code,
-        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-        pooling=model_args.pooling or strategy.default_pooling,
-    )
-    with args.main_process_first(desc="tokenising"):
-        encoded = encode_text_splits(raw, data_args, tokenizer, names)
+    multitask = None
+    if recipe.multitask.multitask_config is not None:
+        multitask, model = _load_multitask(recipe, checkpoint, tokenizer)
+        raw, encoded = next(iter(multitask.raw.values())), multitask.encoded
+        names = [task["name"] for task in multitask.tasks]
+    else:
+        raw = load_raw_datasets(data_args, seed=args.data_seed if args.data_seed is not None else args.seed)
+        check_columns(raw, _columns(data_args))
+        names = label_names(raw, data_args.label_column)
+        model = load_sequence_classifier(
+            checkpoint,
+            id2label=dict(enumerate(names)),
+            revision=model_args.revision,
+            cache_dir=model_args.cache_dir,
+            trust_remote_code=model_args.trust_remote_code,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            pooling=model_args.pooling or strategy.default_pooling,
+        )
+        with args.main_process_first(desc="tokenising"):
+            encoded = encode_text_splits(raw, data_args, tokenizer, names)
     context = StrategyContext(
-        train_dataset=encoded["train"],
+        train_dataset=encoded["train"].remove_columns(
+            [c for c in ("data_source",) if c in encoded["train"].column_names]
+        ),
         data_collator=DataCollatorWithPadding(tokenizer),
         num_training_steps=num_training_steps(args, len(encoded["train"])),
         seed=args.seed,
@@ -148,7 +177,7 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
     if isinstance(model, PeftModel):  # record the id the user gave, resolvable online and offline
         for peft_config in model.peft_config.values():
             peft_config.base_model_name_or_path = checkpoint.requested
-    run = PreparedRun(recipe, raw, names, checkpoint, tokenizer, encoded, strategy, model)
+    run = PreparedRun(recipe, raw, names, checkpoint, tokenizer, encoded, strategy, model, multitask)
     if run.parameters["trainable"] == 0:
         raise StrategyError(
             f"Strategy {strategy.config.type!r} left no parameter trainable; check its options."
@@ -230,6 +259,11 @@ def train(
     encoded, names = run.encoded, run.labels
     collator = DataCollatorWithPadding(run.tokenizer)
     extra: dict[str, Any] = {}
+    if getattr(run.strategy.config, "cache_features", False) and run.multitask is not None:
+        raise RecipeError(
+            "feature_extraction with cache_features is single-task only: drop `cache_features` for a multitask "
+            "recipe (the frozen backbone still runs without dropout)."
+        )
     if getattr(run.strategy.config, "cache_features", False):
         encoded, seconds = cache_features(
             run.model,
@@ -256,6 +290,25 @@ def train(
         domain = plan_domain_adaptation(run, recipe)
         model, train_dataset, sampler = domain.model, domain.train_dataset, domain.sampler
         callbacks = callbacks + domain.callbacks
+    compute_metrics = MetricSuite(args.metrics, num_labels=len(names))
+    if run.multitask is not None:
+        settings = recipe.multitask.multitask_config
+        compute_metrics = MultiTaskMetrics(run.multitask.tasks, {t.name: t.metrics for t in settings.tasks})
+        if settings.homogeneous:
+            sampler = TaskBatchSampler(
+                run.multitask.source_rows,
+                args.per_device_train_batch_size,
+                settings.sampling,
+                settings.temperature,
+                args.seed,
+            )
+        extra["multitask"] = {
+            "tasks": run.multitask.tasks,
+            "batching": "homogeneous" if settings.homogeneous else "mixed",
+            "sampling": settings.sampling if settings.homogeneous else None,
+            "source_rows": dict(zip(run.multitask.raw, run.multitask.source_rows, strict=True)),
+            **({"source_probabilities": sampler.probabilities} if settings.homogeneous else {}),
+        }
 
     trainer = TransferTrainer(
         model=model,
@@ -264,7 +317,7 @@ def train(
         eval_dataset=encoded["validation"],
         processing_class=run.tokenizer,
         data_collator=collator,
-        compute_metrics=MetricSuite(args.metrics, num_labels=len(names)),
+        compute_metrics=compute_metrics,
         callbacks=callbacks,
         strategy=run.strategy,
         train_sampler=sampler,
@@ -279,7 +332,7 @@ def train(
         "model": run.checkpoint.requested,
         "model_source": run.checkpoint.source,
         "strategy": recipe.strategy.strategy_config.to_dict(),
-        "labels": names,
+        "labels": names if run.multitask is None else {t["name"]: t["labels"] for t in run.multitask.tasks},
         "parameters": run.parameters,
         "rows": {split: len(dataset) for split, dataset in encoded.items()},
         "train": train_output.metrics,
@@ -305,7 +358,9 @@ def train(
     if args.should_save:
         recipe.save(out / RECIPE_FILE)
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
-        if args.save_predictions and test_logits is not None:
+        if args.save_predictions and test_logits is not None and run.multitask is not None:
+            write_multitask_predictions(out / PREDICTIONS_FILE, run.multitask, test_logits)
+        elif args.save_predictions and test_logits is not None:
             write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
         model = exported_model(trainer)
         card = render_model_card(
@@ -314,6 +369,14 @@ def train(
             load_path=str(out),
             kind=model_kind(model),
             pooling=getattr(getattr(model, "config", None), "pooling", ""),
+            tasks=None
+            if run.multitask is None
+            else [
+                {**task, "metrics": spec.metrics}
+                for task, spec in zip(
+                    run.multitask.tasks, recipe.multitask.multitask_config.tasks, strict=True
+                )
+            ],
         )
         card.save(out / MODEL_CARD_FILE)
     logger.info("Saved model, tokenizer, recipe, metrics, model card and predictions to %s", out)

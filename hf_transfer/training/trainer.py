@@ -48,21 +48,46 @@ class TransferTrainer(Trainer):
         if model.training and isinstance(outputs, dict):
             for key in LOGGED_PARTS:
                 if outputs.get(key) is not None:
-                    self._loss_parts.setdefault(key, []).append(
-                        outputs[key].detach()
-                    )  # no host sync per step
+                    self._loss_parts.setdefault(key, []).append(outputs[key].detach())  # no host sync
+            if outputs.get("task_losses") is not None:  # a multi-task model: NaN where a task was absent
+                for name, value in zip(self._task_names(), outputs["task_losses"], strict=True):
+                    self._loss_parts.setdefault(f"loss_{name}", []).append(value)
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         """Training logs also carry the mean loss parts since the last log, and the reversal's λ."""
         if "loss" in logs:
             for key, values in self._loss_parts.items():
-                logs[key] = round(torch.stack(values).float().mean().item(), 4)
+                mean = torch.stack(values).float().nanmean().item()
+                if mean == mean:  # not NaN: the part was present since the last log
+                    logs[key] = round(mean, 4)
             self._loss_parts = {}
+            logs.update(self._task_weights())
             reversal = getattr(self.accelerator.unwrap_model(self.model), "reversal", None)
             if reversal is not None:
                 logs["lambda"] = round(reversal.coeff, 4)
         super().log(logs, *args, **kwargs)
+
+    def _base_model(self):
+        model = self.accelerator.unwrap_model(self.model)
+        return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def _task_names(self) -> list[str]:
+        return self._base_model().config.task_names
+
+    def _task_weights(self) -> dict[str, float]:
+        """A multi-task model's learned uncertainty weights ``exp(−s_t)``, one per task."""
+        weighting = getattr(self._base_model(), "loss_weighting", None)
+        if weighting is None:
+            return {}
+        log_variances = next(
+            (p for n, p in weighting.named_parameters() if n.endswith("log_variances") and p.requires_grad),
+            None,
+        )
+        if log_variances is None:
+            return {}
+        weights = torch.exp(-log_variances.detach().float()).tolist()
+        return {f"weight_{n}": round(w, 4) for n, w in zip(self._task_names(), weights, strict=True)}
 
     def create_optimizer(self, model=None):
         opt_model = self.model if model is None else model

@@ -8,6 +8,13 @@ from .domain_adversarial import (
     DomainAdversarialModel,
 )
 from .grl import GradientReversal, GradientReversalFunction
+from .multitask import (
+    TASK_KINDS,
+    MultiTaskConfig,
+    MultiTaskModel,
+    MultiTaskOutput,
+    UncertaintyWeighting,
+)
 
 __all__ = [
     "ALIGNMENTS",
@@ -19,4 +26,9 @@ __all__ = [
     "GradientReversal",
     "GradientReversalFunction",
     "MultiKernelMMDLoss",
+    "MultiTaskConfig",
+    "MultiTaskModel",
+    "MultiTaskOutput",
+    "TASK_KINDS",
+    "UncertaintyWeighting",
 ]

@@ -29,7 +29,12 @@ class Accuracy(evaluate.Metric):
             citation="",
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features(
-                {"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}
+                {
+                    "predictions": datasets.Sequence(datasets.Value("int32")),
+                    "references": datasets.Sequence(datasets.Value("int32")),
+                }
+                if self.config_name == "multilabel"  # subset accuracy: every label of a row right
+                else {"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}
             ),
             reference_urls=[
                 "https://scikit-learn.org/stable/modules/generated/sklearn.metrics.accuracy_score.html"

@@ -1,0 +1,251 @@
+"""Multi-task data: tasks grouped by data source, one packed ``labels`` vector per row, and a task sampler.
+
+Every row gets a float ``labels`` vector of the model's label width (each task owns a slice, see
+:meth:`~hf_transfer.wrappers.multitask.MultiTaskConfig.label_slices`), ``NaN`` where the row has no label for a
+task: rows of another task's dataset, or rows of one dataset whose label column is empty (masked, not
+dropped). ``data_source`` records which source a row came from, for :class:`TaskBatchSampler`.
+
+Example::
+
+    >>> data = build_multitask_data(recipe, tokenizer)      # recipe with a `multitask` block
+    >>> data.tasks[0]["labels"], data.encoded["train"].column_names
+    (['negative', 'positive'], ['labels', 'input_ids', 'attention_mask', 'data_source'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from datasets import ClassLabel, Dataset, DatasetDict, Sequence, Value, concatenate_datasets
+from torch.utils.data import Sampler
+
+from ..config import DataArguments
+from ..data import check_columns, load_raw_datasets
+from ..data.text import tokenize_splits
+from ..errors import DataError
+from ..wrappers.multitask import MultiTaskConfig
+from .config import MultiTaskSettings, TaskSpec
+
+SPLITS = ("train", "validation", "test")
+
+
+def source_arguments(data: DataArguments, task: TaskSpec) -> DataArguments:
+    """The recipe's data arguments, pointed at the task's own dataset when it has one."""
+    if not task.has_own_data:
+        return dataclasses.replace(data, text_column=task.text_column or data.text_column)
+    return dataclasses.replace(
+        data,
+        **{key: getattr(task, key) for key in ("dataset_name", "dataset_config_name")},
+        train_file=task.train_file,
+        validation_file=task.validation_file,
+        test_file=task.test_file,
+        text_column=task.text_column or data.text_column,
+    )
+
+
+def _values(raw: DatasetDict, column: str) -> list:
+    return [v for split in raw.values() for v in split[column]]
+
+
+def task_labels(raw: DatasetDict, task: TaskSpec) -> list[str] | None:
+    """The task's class names from its train split (``None`` for regression); missing labels are skipped."""
+    column = task.label_column
+    feature = raw["train"].features[column]
+    if task.kind == "regression":
+        bad = [v for v in _values(raw, column) if v is not None and not isinstance(v, (int, float))]
+        if bad:
+            raise DataError(
+                f"Task {task.name!r} is a regression but column {column!r} holds {type(bad[0]).__name__} "
+                f"{bad[0]!r}. Point `label_column` at a numeric column, or use a classification kind."
+            )
+        return None
+    if isinstance(feature, ClassLabel):
+        return list(feature.names)
+    if task.kind == "multi_label_classification":
+        train = {str(v) for row in raw["train"][column] if row is not None for v in row}
+        seen = {str(v) for row in _values(raw, column) if row is not None for v in row}
+    else:
+        train = {str(v) for v in raw["train"][column] if v is not None}
+        seen = {str(v) for v in _values(raw, column) if v is not None}
+    if len(train) < (1 if task.kind == "multi_label_classification" else 2):
+        raise DataError(
+            f"Task {task.name!r}: column {column!r} has {len(train)} distinct label(s) in train; a classifier "
+            "needs at least 2 classes."
+        )
+    unknown = sorted(seen - train)
+    if unknown:
+        raise DataError(
+            f"Task {task.name!r}: validation/test hold label(s) absent from train: {', '.join(unknown[:10])}. "
+            "The head can only predict labels it trained on; fix the data or the split."
+        )
+    return sorted(train)
+
+
+def _encode_row_labels(value: Any, task: dict, names_to_ids: dict[str, int]) -> list[float]:
+    if value is None:
+        return [math.nan] * MultiTaskConfig.label_width(task)
+    if task["kind"] == "regression":
+        return [float(value)]
+    if task["kind"] == "multi_label_classification":
+        active = {names_to_ids[str(v)] for v in value}
+        return [1.0 if i in active else 0.0 for i in range(len(task["labels"]))]
+    return [float(names_to_ids[str(value)])]
+
+
+@dataclass
+class MultiTaskData:
+    """Encoded splits (every source concatenated, in source order), the model's task table, and per data
+    source (named by its tasks, ``sentiment+subjectivity``): train rows, raw splits, text column, task names."""
+
+    tasks: list[dict]
+    encoded: DatasetDict
+    source_rows: list[int]
+    raw: dict[str, DatasetDict]
+    text_columns: dict[str, str]
+    source_tasks: dict[str, list[str]]
+    label_columns: dict[str, str]
+
+
+def build_multitask_data(
+    recipe, tokenizer, settings: MultiTaskSettings | None = None, seed: int | None = None
+) -> MultiTaskData:
+    """Load every task's data (once per source), build the task table and the packed labels, and tokenise."""
+    settings = settings or recipe.multitask.multitask_config
+    seed = recipe.training.seed if seed is None else seed
+    sources: dict[tuple, list[TaskSpec]] = {}
+    for task in settings.tasks:
+        sources.setdefault(task.data_key(), []).append(task)
+
+    raws, tables = {}, []
+    for key, tasks in sources.items():
+        data_args = source_arguments(recipe.data, tasks[0])
+        raw = load_raw_datasets(data_args, seed=seed)
+        check_columns(
+            raw,
+            {
+                "text_column": data_args.text_column,
+                **{f"label_column of task {t.name!r}": t.label_column for t in tasks},
+            },
+        )
+        raws[key] = (raw, data_args)
+        for task in tasks:
+            labels = task_labels(raw, task)
+            tables.append({"name": task.name, "kind": task.kind, "labels": labels, "weight": task.weight})
+    order = [t.name for t in settings.tasks]
+    tables.sort(key=lambda t: order.index(t["name"]))
+    model_config = MultiTaskConfig(tasks=tables)  # validates the table, gives the label layout
+    slices = model_config.label_slices()
+    width = sum(MultiTaskConfig.label_width(t) for t in model_config.tasks)
+    by_name = {t["name"]: t for t in model_config.tasks}
+
+    per_split: dict[str, list[Dataset]] = {split: [] for split in SPLITS}
+    source_rows, raw_by_source, text_columns, source_tasks = [], {}, {}, {}
+    for index, (key, tasks) in enumerate(sources.items()):
+        raw, data_args = raws[key]
+        name = "+".join(t.name for t in tasks)
+        raw_by_source[name], text_columns[name] = raw, data_args.text_column
+        source_tasks[name] = [t.name for t in tasks]
+        maps = {}  # label (as text) → class id; a ClassLabel column already holds the ids
+        for t in tasks:
+            labels = by_name[t.name]["labels"] or []
+            class_label = isinstance(raw["train"].features[t.label_column], ClassLabel)
+            maps[t.name] = {str(i) if class_label else label: i for i, label in enumerate(labels)}
+
+        def pack(batch, tasks=tasks, maps=maps):
+            rows = len(next(iter(batch.values())))
+            packed = [[math.nan] * width for _ in range(rows)]
+            for task in tasks:
+                cut, table = slices[task.name], by_name[task.name]
+                for r, value in enumerate(batch[task.label_column]):
+                    packed[r][cut] = _encode_row_labels(value, table, maps[task.name])
+            return {"labels": packed}
+
+        labelled = DatasetDict(
+            {
+                split: dataset.map(pack, batched=True, desc=f"Packing labels ({name}, {split})").cast_column(
+                    "labels", Sequence(Value("float32"))
+                )
+                for split, dataset in raw.items()
+            }
+        )
+        encoded = tokenize_splits(
+            labelled,
+            tokenizer,
+            text_column=data_args.text_column,
+            max_length=data_args.max_length,
+            text_pair_column=data_args.text_pair_column,
+            num_proc=data_args.preprocessing_num_workers,
+        )
+        for split, dataset in encoded.items():
+            per_split[split].append(dataset.add_column("data_source", [index] * len(dataset)))
+        source_rows.append(len(encoded["train"]))
+    encoded = DatasetDict({split: concatenate_datasets(parts) for split, parts in per_split.items() if parts})
+    label_columns = {t.name: t.label_column for t in settings.tasks}
+    return MultiTaskData(
+        model_config.tasks, encoded, source_rows, raw_by_source, text_columns, source_tasks, label_columns
+    )
+
+
+class TaskBatchSampler(Sampler[int]):
+    """Index order for homogeneous batches: each run of ``batch_size`` indices comes from one data source.
+
+    Sources are contiguous blocks of the concatenated dataset (``source_rows`` rows each, in order). Each batch's
+    source is drawn with probability ``p_i ∝ n_i`` (``proportional``), ``p_i ∝ n_i^(1/T)`` (``temperature``), or
+    in turn (``round_robin``); within a source, rows come from a reshuffled cycle, so a small task repeats and
+    every batch is full. An epoch is ``Σ_i ceil(n_i / batch_size)`` batches. Seeded by ``seed`` + epoch, so every
+    data-parallel rank draws the same order (accelerate then gives each rank whole batches).
+    """
+
+    def __init__(
+        self,
+        source_rows: list[int],
+        batch_size: int,
+        sampling: str = "proportional",
+        temperature: float = 2.0,
+        seed: int = 0,
+    ):
+        if any(n < 1 for n in source_rows):
+            raise DataError(f"Every task's data needs training rows; rows per source: {source_rows}.")
+        self.source_rows, self.batch_size = list(source_rows), batch_size
+        self.sampling, self.temperature = sampling, temperature
+        self.num_batches = sum(math.ceil(n / batch_size) for n in source_rows)
+        self.offsets = [sum(source_rows[:i]) for i in range(len(source_rows))]
+        self.seed, self.epoch = seed, 0
+
+    @property
+    def probabilities(self) -> list[float]:
+        """The chance that a batch comes from each source (round_robin: equal shares, in turn)."""
+        sizes = torch.tensor(self.source_rows, dtype=torch.float64)
+        if self.sampling == "round_robin":
+            weights = torch.ones_like(sizes)
+        elif self.sampling == "temperature":
+            weights = sizes ** (1.0 / self.temperature)
+        else:
+            weights = sizes
+        return (weights / weights.sum()).tolist()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_batches * self.batch_size
+
+    def batch_sources(self, generator: torch.Generator) -> list[int]:
+        if self.sampling == "round_robin":
+            return [b % len(self.source_rows) for b in range(self.num_batches)]
+        weights = torch.tensor(self.probabilities)
+        return torch.multinomial(weights, self.num_batches, replacement=True, generator=generator).tolist()
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        streams: list[list[int]] = [[] for _ in self.source_rows]
+        for source in self.batch_sources(generator):
+            stream = streams[source]
+            while len(stream) < self.batch_size:
+                stream += torch.randperm(self.source_rows[source], generator=generator).tolist()
+            batch, streams[source] = stream[: self.batch_size], stream[self.batch_size :]
+            yield from (self.offsets[source] + i for i in batch)
