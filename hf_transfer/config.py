@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -242,7 +243,19 @@ class TransferTrainingArguments(TrainingArguments):
             self.dataloader_pin_memory = (
                 False  # pinning needs an accelerator; torch warns on every loader otherwise
             )
+        if not self.use_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _has_accelerator():
+            # `accelerate launch --multi_gpu --num_processes N` on a CPU-only machine: without `use_cpu` every
+            # process would train alone as rank 0 (same output folder); with it they form one DDP group (gloo).
+            self.use_cpu = True
         super().__post_init__()
+
+
+def _has_accelerator() -> bool:
+    if torch.cuda.is_available():
+        return True
+    mps = getattr(torch.backends, "mps", None)
+    xpu = getattr(torch, "xpu", None)
+    return bool((mps and mps.is_available()) or (xpu and xpu.is_available()))
 
 
 @dataclass

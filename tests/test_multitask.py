@@ -265,6 +265,12 @@ def test_separate_datasets_train_with_homogeneous_batches(tiny_recipe):
     assert {"sentiment_accuracy", "domain_accuracy", "mean_accuracy"} <= set(result.metrics["test"])
     logged = [entry for entry in result.trainer.state.log_history if "loss" in entry]
     assert any("loss_sentiment" in e for e in logged) and any("loss_domain" in e for e in logged)
+    drawn = []
+    for batch in result.trainer.get_train_dataloader():
+        present = {tuple(row) for row in (~batch["labels"].isnan()).tolist()}
+        assert len(present) == 1  # every row of a batch belongs to the same task
+        drawn.append(present.pop())
+    assert drawn[:4] == [(True, False), (False, True), (True, False), (False, True)]  # round robin
 
 
 def test_regression_and_multi_label_tasks_from_local_files(tiny_recipe, tmp_path):
@@ -343,3 +349,38 @@ def test_a_shared_lora_adapter_saves_every_head_and_reloads(tiny_recipe):
     inputs = tokenizer(["a fine film", "the plot follows a man"], padding=True, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**inputs).logits, model(**inputs).logits)
+
+
+def test_two_process_data_parallel_run_with_a_different_task_on_each_rank(tiny_recipe, tmp_path):
+    """DDP (gloo, 2 CPU processes): with round-robin sampling rank 0 always draws sentiment batches and rank 1
+    domain batches, so every step's heads differ across ranks; the masked loss keeps every head in the graph,
+    so DDP needs no find_unused_parameters and both heads train."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    multitask = {
+        "sampling": "round_robin",
+        "tasks": [
+            {"name": "sentiment", "label_column": "label"},
+            {"name": "domain", "dataset_name": "sentiment_domains", "dataset_config_name": "all"},
+        ],
+    }
+    recipe = tiny_recipe("bert", multitask=multitask, max_steps=4, logging_steps=2)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "hf_transfer", "train", str(path),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run-bert" / "metrics.json").read_text())
+    assert metrics["processes"] == 2  # one DDP group (gloo), not two independent runs
+    assert {"sentiment_accuracy", "domain_accuracy"} <= set(metrics["test"])
+    state = json.loads((tmp_path / "run-bert" / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "loss" in e]
+    # each rank drew one task only; the logged parts are gathered over both ranks
+    assert all("loss_sentiment" in e and "loss_domain" in e for e in logged)

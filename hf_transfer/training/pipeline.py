@@ -334,6 +334,7 @@ def train(
         "strategy": recipe.strategy.strategy_config.to_dict(),
         "labels": names if run.multitask is None else {t["name"]: t["labels"] for t in run.multitask.tasks},
         "parameters": run.parameters,
+        "processes": args.world_size,
         "rows": {split: len(dataset) for split, dataset in encoded.items()},
         "train": train_output.metrics,
         **extra,

@@ -57,16 +57,34 @@ class TransferTrainer(Trainer):
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         """Training logs also carry the mean loss parts since the last log, and the reversal's λ."""
         if "loss" in logs:
-            for key, values in self._loss_parts.items():
-                mean = torch.stack(values).float().nanmean().item()
-                if mean == mean:  # not NaN: the part was present since the last log
-                    logs[key] = round(mean, 4)
+            logs.update(self._mean_loss_parts())
             self._loss_parts = {}
             logs.update(self._task_weights())
             reversal = getattr(self.accelerator.unwrap_model(self.model), "reversal", None)
             if reversal is not None:
                 logs["lambda"] = round(reversal.coeff, 4)
         super().log(logs, *args, **kwargs)
+
+    def _mean_loss_parts(self) -> dict[str, float]:
+        """Each loss part's mean since the last log, over every process (a multi-task part is absent, NaN, on a
+        process that drew no row of its task). Every process calls ``log``, so the gather is collective."""
+        keys = [k for k in LOGGED_PARTS if k in self._loss_parts]
+        if getattr(self._base_model().config, "task_names", None):
+            keys += [f"loss_{name}" for name in self._task_names()]
+        if not keys:
+            return {}
+        device = self.args.device
+        local = torch.stack(
+            [
+                torch.stack(self._loss_parts[k]).float().nanmean().to(device)
+                if k in self._loss_parts
+                else torch.tensor(float("nan"), device=device)
+                for k in keys
+            ]
+        )
+        if self.args.world_size > 1:
+            local = self.accelerator.gather(local[None]).nanmean(dim=0)
+        return {k: round(v, 4) for k, v in zip(keys, local.tolist(), strict=True) if v == v}
 
     def _base_model(self):
         model = self.accelerator.unwrap_model(self.model)
