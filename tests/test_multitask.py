@@ -244,6 +244,24 @@ def test_predict_returns_every_task(trained_multitask):
         assert 0.5 <= record["sentiment"]["score"] <= 1
 
 
+def test_evaluate_reproduces_every_task_metric(trained_multitask):
+    from hf_transfer import evaluate
+
+    metrics = evaluate(trained_multitask.output_dir, split="test")
+    for key in ("sentiment_accuracy", "subjectivity_f1_macro", "mean_accuracy"):
+        assert metrics[key] == pytest.approx(trained_multitask.metrics["test"][key])
+
+
+def test_predict_command_prints_every_task(trained_multitask, capsys):
+    from hf_transfer.cli.main import main
+
+    capsys.readouterr()
+    assert main(["predict", str(trained_multitask.output_dir), "--text", "a great film"]) == 0
+    sentiment, subjectivity, text = capsys.readouterr().out.strip().split("\t")
+    assert sentiment.startswith("sentiment=") and subjectivity.startswith("subjectivity=")
+    assert text == "a great film"
+
+
 def test_separate_datasets_train_with_homogeneous_batches(tiny_recipe):
     multitask = {
         "sampling": "round_robin",

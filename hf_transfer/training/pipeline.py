@@ -402,6 +402,8 @@ def evaluate(
     metric_names = metrics or saved.get("metrics") or ["accuracy", "f1"]
 
     go_offline_if_unreachable()
+    if saved.get("multitask"):
+        return _evaluate_multitask(model_dir, checkpoint, saved, split, data_values, metrics, batch_size)
     raw = load_raw_datasets(data_args, seed=saved.get("seed", 42))
     if split not in raw:
         raise DataError(f"The dataset has no {split!r} split; its splits are: {', '.join(raw)}.")
@@ -427,3 +429,45 @@ def evaluate(
             compute_metrics=MetricSuite(metric_names, num_labels=len(names)),
         )
         return _strip_prefix(trainer.evaluate(encoded[split], metric_key_prefix=split), split)
+
+
+def _evaluate_multitask(
+    model_dir, checkpoint, saved, split, data_values, metrics, batch_size
+) -> dict[str, float]:
+    """A saved multi-task model on a split of its recipe's data: every task's metrics, their means."""
+    from ..multitask import MultiTaskSettings
+
+    settings = MultiTaskSettings.from_spec(saved["multitask"])
+    if metrics:
+        for task in settings.tasks:
+            task.metrics = list(metrics)
+    recipe = parse_recipe(
+        {**data_values, "model_name_or_path": str(model_dir), "multitask": saved["multitask"]}
+    )
+    tokenizer = load_tokenizer(checkpoint)
+    model = load_trained_classifier(checkpoint.path)
+    data = build_multitask_data(recipe, tokenizer, settings=settings, seed=saved.get("seed", 42))
+    trained = {t["name"]: t["labels"] for t in model.config.tasks}
+    found = {t["name"]: t["labels"] for t in data.tasks}
+    if found != trained:
+        raise DataError(
+            f"The data's task labels {found} differ from the model's {trained}: evaluate on data with the same "
+            "labels per task."
+        )
+    if split not in data.encoded:
+        raise DataError(f"The data has no {split!r} split; its splits are: {', '.join(data.encoded)}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        eval_args = TrainingArguments(
+            output_dir=tmp,
+            per_device_eval_batch_size=batch_size,
+            report_to=[],
+            dataloader_pin_memory=torch.cuda.is_available(),
+        )
+        trainer = TransferTrainer(
+            model=model,
+            args=eval_args,
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=MultiTaskMetrics(data.tasks, {t.name: t.metrics for t in settings.tasks}),
+        )
+        return _strip_prefix(trainer.evaluate(data.encoded[split], metric_key_prefix=split), split)
