@@ -118,7 +118,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max_train_samples", type=int)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--merge", action="store_true", help="keep runs of other recipes already in --output")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        help="only these runs of each recipe: `multitask` and/or task names (default: all)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the runs already in --output (a rerun of the same recipe and task replaces its row)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -133,6 +142,8 @@ def main() -> int:
     for recipe in args.recipes:
         tasks = [t["name"] for t in load_recipe_file(resolve_recipe_path(recipe))["multitask"]["tasks"]]
         for task in ["multitask", *tasks]:
+            if args.runs and task not in args.runs:
+                continue
             specs.append(
                 {
                     "recipe": recipe,
@@ -144,7 +155,8 @@ def main() -> int:
     runs, commands = [], ["python scripts/benchmark_multitask.py " + " ".join(sys.argv[1:])]
     if args.merge and args.output.exists():
         previous = json.loads(args.output.read_text())
-        runs = [r for r in previous["runs"] if r["recipe"] not in args.recipes]
+        keys = {(s["recipe"], s["task"]) for s in specs}
+        runs = [r for r in previous["runs"] if (r["recipe"], r["task"]) not in keys]
         commands = [*previous["commands"], *commands]
     for spec in specs:
         print(f"== {spec}", flush=True)
