@@ -402,3 +402,17 @@ def test_two_process_data_parallel_run_with_a_different_task_on_each_rank(tiny_r
     logged = [e for e in state["log_history"] if "loss" in e]
     # each rank drew one task only; the logged parts are gathered over both ranks
     assert all("loss_sentiment" in e and "loss_domain" in e for e in logged)
+
+
+def test_dry_run_shows_the_tasks_and_what_trains(tiny_recipe, tmp_path, capsys):
+    import yaml
+
+    from hf_transfer.cli.main import main
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(multitask_recipe(tiny_recipe, strategy={"type": "feature_extraction"})))
+    assert main(["inspect", "--recipe", str(recipe)]) == 0
+    printed = capsys.readouterr().out
+    assert "tasks: sentiment (single_label_classification: negative, positive)" in printed
+    assert "MultiTaskModel" in printed
+    assert not (tmp_path / "run-bert").exists()

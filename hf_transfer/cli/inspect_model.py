@@ -68,7 +68,14 @@ def dry_run(recipe_name: str, overrides: list[str]) -> int:
 
     run = prepare_run(parse_recipe(recipe_name, overrides))
     print(f"recipe: {run.recipe.name}   model: {run.checkpoint.requested} ({run.checkpoint.source})")
-    print(f"strategy: {json.dumps(run.strategy.config.to_dict())}   labels: {', '.join(run.labels)}")
+    if run.multitask is not None:
+        tasks = "; ".join(
+            f"{t['name']} ({t['kind']}: {', '.join(t['labels']) if t['labels'] else 'a number'})"
+            for t in run.multitask.tasks
+        )
+        print(f"strategy: {json.dumps(run.strategy.config.to_dict())}   tasks: {tasks}")
+    else:
+        print(f"strategy: {json.dumps(run.strategy.config.to_dict())}   labels: {', '.join(run.labels)}")
     print(f"model class: {type(run.model).__name__}")
     print(format_trainable_table(run.model))
     if run.strategy.report():
