@@ -37,3 +37,35 @@ def test_default_recipe_trains_the_offline_minilm_for_a_few_steps(tmp_path):
     assert math.isfinite(result.metrics["train"]["train_loss"])
     assert 0.0 <= result.metrics["test"]["accuracy"] <= 1.0
     assert predict(result.output_dir, ["A gorgeous film."])[0]["label"] in ("negative", "positive")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "recipe", ["multitask/minilm_sentiment_subjectivity", "multitask/minilm_sentiment_domain_lora"]
+)
+def test_multitask_recipes_train_the_offline_minilm_and_reload(recipe, tmp_path):
+    import torch
+
+    from hf_transfer.modeling import load_trained_classifier
+
+    overrides = {
+        "max_steps": 6,
+        "max_train_samples": 192,
+        "max_eval_samples": 64,
+        "max_test_samples": 64,
+        "output_dir": str(tmp_path / "run"),
+        "disable_tqdm": True,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+    }
+    result = train(recipe, overrides=[f"--{k}={v}" for k, v in overrides.items()])
+    model = load_trained_classifier(result.output_dir).eval()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    assert base.config.pooling == "mean"  # read from the sentence-transformers checkpoint
+    assert {"mean_accuracy", "mean_score"} <= set(result.metrics["test"])
+    tokenizer = result.trainer.processing_class
+    inputs = tokenizer(["A gorgeous film.", "@someone new phone, love it"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, result.trainer.model.eval()(**inputs).logits)
+    record = predict(result.output_dir, ["A gorgeous film."])[0]
+    assert record["sentiment"]["label"] in ("negative", "positive")
