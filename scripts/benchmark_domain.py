@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _benchmarking import child_entry, hardware, previous_runs, run_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "domain.json"
@@ -105,11 +104,7 @@ def write_report(output: Path, commands: list[str], runs: list[dict]) -> dict[st
     report = {
         "benchmark": "domain adaptation, sentiment_domains movies → targets, all-MiniLM-L6-v2 (offline)",
         "commands": commands,
-        "hardware": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "hardware": hardware(),
         "recipe": RECIPE,
         "runs": runs,
         "summary": summary,
@@ -137,9 +132,7 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        Path(spec.pop("result_file")).write_text(json.dumps(run_one(spec)))
-        return 0
+        return child_entry(args.child, run_one)
 
     specs = [
         {"target": t, "method": m, "seed": s, "max_train_samples": args.max_train_samples}
@@ -147,26 +140,14 @@ def main() -> int:
         for m in [*args.methods, *([] if args.no_upper_bound else ["in_domain"])]
         for s in (args.seeds if m != "in_domain" else args.seeds[:1])
     ]
-    runs, commands = [], ["python scripts/benchmark_domain.py " + " ".join(sys.argv[1:])]
-    if args.merge and args.output.exists():
-        previous = json.loads(args.output.read_text())
-        keys = {(s["target"], s["method"], s["seed"], s["max_train_samples"]) for s in specs}
-        runs = [
-            r
-            for r in previous["runs"]
-            if (r["target"], r["method"], r["seed"], r["max_train_samples"]) not in keys
-        ]
-        commands = [*previous.get("commands", [previous.get("command")]), *commands]
-    for spec in specs:
-        print(f"== {spec}", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            result_file = Path(tmp) / "result.json"
-            child = json.dumps({**spec, "result_file": str(result_file)})
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-            subprocess.run([sys.executable, __file__, "--child", child], check=True, env=env)
-            runs.append(json.loads(result_file.read_text()))
-        print(json.dumps(runs[-1]), flush=True)
-        write_report(args.output, commands, runs)  # nothing is lost if a later run fails
+    runs, commands = previous_runs(
+        args.output,
+        args.merge,
+        specs,
+        key=lambda r: (r["target"], r["method"], r["seed"], r["max_train_samples"]),
+        command="python scripts/benchmark_domain.py " + " ".join(sys.argv[1:]),
+    )
+    run_specs(__file__, specs, runs, lambda done: write_report(args.output, commands, done))
 
     summary = write_report(args.output, commands, runs)
     print(f"\n{'target':<8}{'method':<13}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")

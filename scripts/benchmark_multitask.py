@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _benchmarking import child_entry, hardware, previous_runs, run_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "multitask.json"
@@ -97,11 +96,7 @@ def write_report(output: Path, commands: list[str], runs: list[dict]) -> dict:
     report = {
         "benchmark": "multi-task vs single-task models, all-MiniLM-L6-v2 (offline)",
         "commands": commands,
-        "hardware": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "hardware": hardware(),
         "runs": runs,
         "summary": summary,
     }
@@ -131,9 +126,7 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        Path(spec.pop("result_file")).write_text(json.dumps(run_one(spec)))
-        return 0
+        return child_entry(args.child, run_one)
 
     sys.path.insert(0, str(REPO_ROOT))
     from hf_transfer.config import load_recipe_file, resolve_recipe_path
@@ -152,22 +145,14 @@ def main() -> int:
                     "max_train_samples": args.max_train_samples,
                 }
             )
-    runs, commands = [], ["python scripts/benchmark_multitask.py " + " ".join(sys.argv[1:])]
-    if args.merge and args.output.exists():
-        previous = json.loads(args.output.read_text())
-        keys = {(s["recipe"], s["task"]) for s in specs}
-        runs = [r for r in previous["runs"] if (r["recipe"], r["task"]) not in keys]
-        commands = [*previous["commands"], *commands]
-    for spec in specs:
-        print(f"== {spec}", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            result_file = Path(tmp) / "result.json"
-            child = json.dumps({**spec, "result_file": str(result_file)})
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-            subprocess.run([sys.executable, __file__, "--child", child], check=True, env=env)
-            runs.append(json.loads(result_file.read_text()))
-        print(json.dumps(runs[-1]), flush=True)
-        write_report(args.output, commands, runs)  # nothing is lost if a later run fails
+    runs, commands = previous_runs(
+        args.output,
+        args.merge,
+        specs,
+        key=lambda r: (r["recipe"], r["task"]),
+        command="python scripts/benchmark_multitask.py " + " ".join(sys.argv[1:]),
+    )
+    run_specs(__file__, specs, runs, lambda done: write_report(args.output, commands, done))
 
     summary = write_report(args.output, commands, runs)
     print(f"\n{'recipe':<42}{'task':<14}{'metric':<10}{'multi-task':>11}{'single':>9}{'Δ points':>10}")

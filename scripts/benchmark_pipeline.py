@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _benchmarking import hardware
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "pipeline.json"
@@ -209,12 +210,7 @@ def main() -> int:
     report = {
         "benchmark": "pipeline: hf_transfer vs plain transformers.Trainer (full fine-tune, MiniLM, rotten_tomatoes_snippets)",
         "command": "python scripts/benchmark_pipeline.py " + " ".join(sys.argv[1:]),
-        "hardware": {
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "hardware": hardware(processor=True),
         "settings": {
             "epochs": args.epochs,
             "max_train_samples": args.max_train_samples,

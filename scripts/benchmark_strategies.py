@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _benchmarking import hardware
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "strategies.json"
@@ -261,11 +262,7 @@ def main() -> int:
     report = {
         "benchmark": "strategies on rotten_tomatoes_snippets, all-MiniLM-L6-v2 (offline)",
         "commands": [*commands, "python scripts/benchmark_strategies.py " + " ".join(sys.argv[1:])],
-        "hardware": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "hardware": hardware(),
         "benchmark_overrides": BENCHMARK_OVERRIDES,
         "entries": {
             name: list(ENTRIES[name]) if name in ENTRIES else REFERENCE_DESCRIPTIONS[name] for name in results
