@@ -30,7 +30,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from .errors import HfTransferError, RecipeError, did_you_mean
+from .errors import HfTransferError, RecipeError, did_you_mean, unknown_keys
 from .strategies import StrategyConfig, build_strategy_config
 
 DEFAULT_RECIPE = "sentiment/minilm_full"
@@ -148,6 +148,16 @@ class DataArguments:
                 raise RecipeError(f"`{name}` must be a positive number of rows (or unset), got {value}.")
 
 
+def json_spec(value: Any, key: str) -> Any:
+    """A recipe block given on the command line as a JSON object (``'{"type": ...}'``) parsed; else unchanged."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as err:
+            raise RecipeError(f"`{key}` is not valid JSON ({err}): {value.strip()!r}") from None
+    return value
+
+
 @dataclass
 class StrategyArguments:
     """What trains. ``strategy`` is a type name or a mapping ``{type: NAME, <options of that type>}``."""
@@ -163,16 +173,9 @@ class StrategyArguments:
     strategy_config: StrategyConfig = field(init=False, repr=False)
 
     def __post_init__(self):
-        spec = self.strategy if self.strategy is not None else "full"
+        spec = json_spec(self.strategy if self.strategy is not None else "full", "strategy")
         if isinstance(spec, str):
-            text = spec.strip()
-            if text.startswith("{"):
-                try:
-                    spec = json.loads(text)
-                except json.JSONDecodeError as err:
-                    raise RecipeError(f"`strategy` is not valid JSON ({err}): {text!r}") from None
-            else:
-                spec = {"type": text}
+            spec = {"type": spec.strip()}
         if not isinstance(spec, dict):
             raise RecipeError(f"`strategy` must be a type name or a mapping with `type`, got {spec!r}.")
         self.strategy_config = build_strategy_config(spec)
@@ -301,13 +304,7 @@ class AdaptationArguments:
                     "source_only), or remove the target_* keys."
                 )
             return
-        spec = self.adaptation
-        if isinstance(spec, str) and spec.strip().startswith("{"):
-            try:
-                spec = json.loads(spec)
-            except json.JSONDecodeError as err:
-                raise RecipeError(f"`adaptation` is not valid JSON ({err}): {spec!r}") from None
-        self.adaptation_config = AdaptationConfig.from_spec(spec)
+        self.adaptation_config = AdaptationConfig.from_spec(json_spec(self.adaptation, "adaptation"))
         self.adaptation = self.adaptation_config.to_dict()
         if not has_target:
             raise RecipeError(
@@ -335,13 +332,7 @@ class MultiTaskArguments:
 
         if self.multitask is None:
             return
-        spec = self.multitask
-        if isinstance(spec, str):
-            try:
-                spec = json.loads(spec)
-            except json.JSONDecodeError as err:
-                raise RecipeError(f"`multitask` is not valid JSON ({err}): {spec!r}") from None
-        self.multitask_config = MultiTaskSettings.from_spec(spec)
+        self.multitask_config = MultiTaskSettings.from_spec(json_spec(self.multitask, "multitask"))
         self.multitask = self.multitask_config.to_dict()
 
 
@@ -472,10 +463,8 @@ def load_recipe_file(path: str | Path) -> dict[str, Any]:
 
 
 def check_keys(values: dict[str, Any], source: str) -> None:
-    valid = field_names()
-    unknown = [key for key in values if key not in valid]
-    if unknown:
-        hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+    hints = unknown_keys(values, field_names())
+    if hints:
         raise RecipeError(
             f"Unknown recipe key(s) in {source}: {hints} Valid keys are the fields of ModelArguments, "
             "DataArguments, StrategyArguments and TrainingArguments (`hf-transfer train --help` lists them)."

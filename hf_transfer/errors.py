@@ -48,3 +48,12 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     if not matches:
         return ""
     return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+def unknown_keys(keys: Iterable[str], valid: Iterable[str]) -> str:
+    """The keys not in ``valid``, each with its closest valid names: ``'lr': Did you mean 'learning_rate'?``
+    (empty when every key is valid)."""
+    valid = list(valid)
+    return "; ".join(
+        f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in keys if key not in valid
+    )

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RecipeError, did_you_mean
+from ..errors import RecipeError, did_you_mean, unknown_keys
 from ..wrappers.domain_adversarial import ALIGNMENTS
 
 SCHEDULES = ("ganin", "constant", "linear")
@@ -67,8 +67,7 @@ class AdaptationConfig:
         """From a type name (``dann``) or a mapping; unknown options name the closest valid ones."""
         values = {"type": spec} if isinstance(spec, str) else dict(spec)
         valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in values if key not in valid]
-        if unknown:
-            hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+        hints = unknown_keys(values, valid)
+        if hints:
             raise RecipeError(f"Unknown adaptation option(s): {hints} Valid options: {', '.join(valid)}.")
         return cls(**values)

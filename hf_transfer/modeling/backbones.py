@@ -147,6 +147,31 @@ def checkpoint_file(checkpoint: ResolvedCheckpoint, filename: str, revision: str
         return None
 
 
+def _hub_kwargs(checkpoint: ResolvedCheckpoint, revision: str, cache_dir, trust_remote_code: bool) -> dict:
+    kwargs = {"revision": revision, "cache_dir": cache_dir, "trust_remote_code": trust_remote_code}
+    if checkpoint.source != "hub":
+        kwargs.pop("revision")
+    return kwargs
+
+
+def load_pooled_backbone(
+    checkpoint: ResolvedCheckpoint,
+    pooling: str,
+    revision: str = "main",
+    cache_dir: str | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[PreTrainedModel, str]:
+    """The checkpoint's backbone (``AutoModel``) and the checked pooling for a new head on it; ``auto`` reads a
+    sentence-transformers checkpoint's declared pooling (else ``mean``)."""
+    if pooling == "auto":
+        declared = checkpoint_file(checkpoint, "1_Pooling/config.json", revision)
+        pooling = resolve_pooling("auto", declared.parent.parent if declared else None)
+    backbone = AutoModel.from_pretrained(
+        checkpoint.path, **_hub_kwargs(checkpoint, revision, cache_dir, trust_remote_code)
+    )
+    return backbone, resolve_pooling(pooling, None)
+
+
 def load_sequence_classifier(
     checkpoint: ResolvedCheckpoint,
     id2label: dict[int, str],
@@ -161,15 +186,10 @@ def load_sequence_classifier(
     ``pooling="model"`` keeps the checkpoint's own head (``AutoModelForSequenceClassification``); any other
     pooling puts a new linear head on the pooled backbone output (:class:`~hf_transfer.modeling.PooledClassifier`).
     """
-    hub_kwargs = {"revision": revision, "cache_dir": cache_dir, "trust_remote_code": trust_remote_code}
-    if checkpoint.source != "hub":
-        hub_kwargs.pop("revision")
     if pooling != "model":
-        if pooling == "auto":
-            declared = checkpoint_file(checkpoint, "1_Pooling/config.json", revision)
-            pooling = resolve_pooling("auto", declared.parent.parent if declared else None)
-        backbone = AutoModel.from_pretrained(checkpoint.path, **hub_kwargs)
-        return PooledClassifier.from_backbone(backbone, resolve_pooling(pooling, None), id2label)
+        backbone, pooling = load_pooled_backbone(checkpoint, pooling, revision, cache_dir, trust_remote_code)
+        return PooledClassifier.from_backbone(backbone, pooling, id2label)
+    hub_kwargs = _hub_kwargs(checkpoint, revision, cache_dir, trust_remote_code)
     config = AutoConfig.from_pretrained(
         checkpoint.path,
         num_labels=len(id2label),
@@ -194,16 +214,10 @@ def load_multitask_model(
     """A :class:`~hf_transfer.wrappers.MultiTaskModel`: the checkpoint's backbone and one new head per task."""
     from ..wrappers.multitask import MultiTaskModel
 
-    hub_kwargs = {"revision": revision, "cache_dir": cache_dir, "trust_remote_code": trust_remote_code}
-    if checkpoint.source != "hub":
-        hub_kwargs.pop("revision")
-    if pooling in ("auto", "model", None):  # "model": a multi-task model has no checkpoint head to keep
-        declared = checkpoint_file(checkpoint, "1_Pooling/config.json", revision)
-        pooling = resolve_pooling("auto", declared.parent.parent if declared else None)
-    backbone = AutoModel.from_pretrained(checkpoint.path, **hub_kwargs)
-    return MultiTaskModel.from_backbone(
-        backbone, tasks, pooling=resolve_pooling(pooling, None), loss_weighting=loss_weighting
-    )
+    if pooling in ("model", None):  # a multi-task model has no checkpoint head to keep
+        pooling = "auto"
+    backbone, pooling = load_pooled_backbone(checkpoint, pooling, revision, cache_dir, trust_remote_code)
+    return MultiTaskModel.from_backbone(backbone, tasks, pooling=pooling, loss_weighting=loss_weighting)
 
 
 def load_trained_classifier(path: str | Path) -> nn.Module:

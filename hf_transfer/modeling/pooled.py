@@ -96,6 +96,26 @@ def pool_features(outputs, pooling: str, attention_mask: torch.Tensor | None) ->
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
+def config_from_dict(values: dict) -> PretrainedConfig:
+    """A nested model config stored as a dict (``config.to_dict()``) back as its config class."""
+    values = dict(values)
+    return AutoConfig.for_model(values.pop("model_type"), **values)
+
+
+class PooledFeaturesMixin:
+    """``extract_features`` for a model with a ``backbone`` and a config holding ``pooling`` / ``backbone_frozen``."""
+
+    def extract_features(self, attention_mask: torch.Tensor | None = None, **inputs) -> torch.Tensor:
+        """Pooled backbone features ``(batch, hidden)``; inputs the backbone does not take (or None) are dropped."""
+        if self.config.backbone_frozen and self.training:
+            self.backbone.eval()  # a frozen backbone is a fixed feature extractor: no dropout noise
+        if attention_mask is not None:
+            inputs["attention_mask"] = attention_mask
+        accepted = inspect.signature(self.backbone.forward).parameters
+        inputs = {k: v for k, v in inputs.items() if k in accepted and v is not None}
+        return pool_features(self.backbone(**inputs), self.config.pooling, attention_mask)
+
+
 class PooledClassifierConfig(PretrainedConfig):
     """Config of :class:`PooledClassifier`: the backbone's config (as a dict), the pooling and the head."""
 
@@ -117,11 +137,10 @@ class PooledClassifierConfig(PretrainedConfig):
 
     @property
     def backbone_config(self) -> PretrainedConfig:
-        values = dict(self.backbone)
-        return AutoConfig.for_model(values.pop("model_type"), **values)
+        return config_from_dict(self.backbone)
 
 
-class PooledClassifier(PreTrainedModel):
+class PooledClassifier(PooledFeaturesMixin, PreTrainedModel):
     """A backbone, a pooling and ``dropout → linear``; returns a ``SequenceClassifierOutput`` (loss first)."""
 
     config_class = PooledClassifierConfig
@@ -161,19 +180,6 @@ class PooledClassifier(PreTrainedModel):
         model.backbone = backbone
         model.main_input_name = backbone.main_input_name
         return model
-
-    def pool(self, outputs, attention_mask: torch.Tensor | None) -> torch.Tensor:
-        return pool_features(outputs, self.config.pooling, attention_mask)
-
-    def extract_features(self, attention_mask: torch.Tensor | None = None, **inputs) -> torch.Tensor:
-        """Pooled backbone features (batch, hidden)."""
-        if self.config.backbone_frozen and self.training:
-            self.backbone.eval()  # a frozen backbone is a fixed feature extractor: no dropout noise
-        if attention_mask is not None:
-            inputs["attention_mask"] = attention_mask
-        accepted = inspect.signature(self.backbone.forward).parameters
-        inputs = {k: v for k, v in inputs.items() if k in accepted}
-        return self.pool(self.backbone(**inputs), attention_mask)
 
     def forward(
         self,

@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RecipeError, did_you_mean
+from ..errors import RecipeError, did_you_mean, unknown_keys
 from ..wrappers.multitask import LOSS_WEIGHTINGS, TASK_KINDS
 
 SAMPLINGS = ("proportional", "temperature", "round_robin")
@@ -145,9 +145,8 @@ class MultiTaskSettings:
 
 def _checked(values: dict[str, Any], cls, what: str) -> dict[str, Any]:
     valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = [key for key in values if key not in valid]
-    if unknown:
-        hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+    hints = unknown_keys(values, valid)
+    if hints:
         raise RecipeError(f"Unknown {what}(s): {hints} Valid: {', '.join(valid)}.")
     return values
 

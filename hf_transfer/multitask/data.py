@@ -25,7 +25,7 @@ from torch.utils.data import Sampler
 
 from ..config import DataArguments
 from ..data import check_columns, load_raw_datasets
-from ..data.text import tokenize_splits
+from ..data.text import encode_text_splits
 from ..errors import DataError
 from ..wrappers.multitask import MultiTaskConfig
 from .config import MultiTaskSettings, TaskSpec
@@ -172,14 +172,7 @@ def build_multitask_data(
                 for split, dataset in raw.items()
             }
         )
-        encoded = tokenize_splits(
-            labelled,
-            tokenizer,
-            text_column=data_args.text_column,
-            max_length=data_args.max_length,
-            text_pair_column=data_args.text_pair_column,
-            num_proc=data_args.preprocessing_num_workers,
-        )
+        encoded = encode_text_splits(labelled, data_args, tokenizer, None)  # labels packed above
         for split, dataset in encoded.items():
             per_split[split].append(dataset.add_column("data_source", [index] * len(dataset)))
         source_rows.append(len(encoded["train"]))

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from ..errors import StrategyError, did_you_mean
+from ..errors import StrategyError, did_you_mean, unknown_keys
 
 
 @dataclass
@@ -105,9 +105,8 @@ def build_strategy_config(spec: dict[str, Any]) -> StrategyConfig:
         )
     config_class = STRATEGIES[name][0]
     valid = [f.name for f in dataclasses.fields(config_class) if f.init]
-    unknown = [key for key in spec if key not in valid]
-    if unknown:
-        hints = "; ".join(f"{key!r}:{did_you_mean(key, valid) or ' no close match.'}" for key in unknown)
+    hints = unknown_keys(spec, valid)
+    if hints:
         raise StrategyError(
             f"Unknown option(s) for strategy {name!r}: {hints} Valid options: {', '.join(valid) or 'none'}."
         )

@@ -21,7 +21,6 @@ from torch import nn
 
 from ..errors import StrategyError
 from ..modeling.blocks import find_blocks
-from ..modeling.pooled import PooledClassifier
 from ..modeling.structure import split_backbone_and_head
 from .base import StrategyConfig, TransferStrategy, register_strategy
 from .selection import select_parameters
@@ -85,7 +84,7 @@ class FeatureExtraction(TransferStrategy):
 
     def apply(self, model: nn.Module, context=None) -> nn.Module:
         model = super().apply(model, context)
-        if isinstance(model, PooledClassifier) or hasattr(model.config, "task_names"):  # pooled or multi-task
+        if hasattr(model.config, "backbone_frozen"):  # hf_transfer's pooled heads (single- or multi-task)
             model.config.backbone_frozen = True  # fixed features: the backbone runs without dropout
         elif self.config.cache_features:
             raise StrategyError(

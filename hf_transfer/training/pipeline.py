@@ -118,9 +118,8 @@ def num_training_steps(args, train_rows: int) -> int:
     return max(1, math.ceil(batches / args.gradient_accumulation_steps) * math.ceil(args.num_train_epochs))
 
 
-def _load_multitask(recipe: Recipe, checkpoint, tokenizer) -> tuple[MultiTaskData, nn.Module]:
+def _load_multitask(recipe: Recipe, checkpoint, tokenizer, seed: int) -> tuple[MultiTaskData, nn.Module]:
     model_args, args = recipe.model, recipe.training
-    seed = args.data_seed if args.data_seed is not None else args.seed
     with args.main_process_first(desc="tokenising"):
         data = build_multitask_data(recipe, tokenizer, seed=seed)
     model = load_multitask_model(
@@ -145,13 +144,14 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
     )
     tokenizer = load_tokenizer(checkpoint, model_args.tokenizer_name)
     strategy = build_strategy(recipe.strategy.strategy_config)
+    data_seed = args.data_seed if args.data_seed is not None else args.seed
     multitask = None
     if recipe.multitask.multitask_config is not None:
-        multitask, model = _load_multitask(recipe, checkpoint, tokenizer)
+        multitask, model = _load_multitask(recipe, checkpoint, tokenizer, data_seed)
         raw, encoded = next(iter(multitask.raw.values())), multitask.encoded
         names = [task["name"] for task in multitask.tasks]
     else:
-        raw = load_raw_datasets(data_args, seed=args.data_seed if args.data_seed is not None else args.seed)
+        raw = load_raw_datasets(data_args, seed=data_seed)
         check_columns(raw, _columns(data_args))
         names = label_names(raw, data_args.label_column)
         model = load_sequence_classifier(
@@ -259,12 +259,12 @@ def train(
     encoded, names = run.encoded, run.labels
     collator = DataCollatorWithPadding(run.tokenizer)
     extra: dict[str, Any] = {}
-    if getattr(run.strategy.config, "cache_features", False) and run.multitask is not None:
-        raise RecipeError(
-            "feature_extraction with cache_features is single-task only: drop `cache_features` for a multitask "
-            "recipe (the frozen backbone still runs without dropout)."
-        )
     if getattr(run.strategy.config, "cache_features", False):
+        if run.multitask is not None:
+            raise RecipeError(
+                "feature_extraction with cache_features is single-task only: drop `cache_features` for a "
+                "multitask recipe (the frozen backbone still runs without dropout)."
+            )
         encoded, seconds = cache_features(
             run.model,
             encoded,
@@ -359,10 +359,11 @@ def train(
     if args.should_save:
         recipe.save(out / RECIPE_FILE)
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
-        if args.save_predictions and test_logits is not None and run.multitask is not None:
-            write_multitask_predictions(out / PREDICTIONS_FILE, run.multitask, test_logits)
-        elif args.save_predictions and test_logits is not None:
-            write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
+        if args.save_predictions and test_logits is not None:
+            if run.multitask is not None:
+                write_multitask_predictions(out / PREDICTIONS_FILE, run.multitask, test_logits)
+            else:
+                write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
         model = exported_model(trainer)
         card = render_model_card(
             recipe.to_dict(),
@@ -414,6 +415,14 @@ def evaluate(
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     check_known_labels(raw, data_args.label_column, names, known_from="the model's labels")
     encoded = encode_text_splits(raw, data_args, tokenizer, names)
+    metric_suite = MetricSuite(metric_names, num_labels=len(names))
+    return _evaluate_split(model, tokenizer, encoded[split], metric_suite, split, batch_size)
+
+
+def _evaluate_split(
+    model, tokenizer, dataset, compute_metrics, split: str, batch_size: int
+) -> dict[str, float]:
+    """Evaluate a loaded model on one encoded split with a throw-away ``Trainer``: ``{metric: value}``."""
     with tempfile.TemporaryDirectory() as tmp:
         eval_args = TrainingArguments(
             output_dir=tmp,
@@ -426,9 +435,9 @@ def evaluate(
             args=eval_args,
             processing_class=tokenizer,
             data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=MetricSuite(metric_names, num_labels=len(names)),
+            compute_metrics=compute_metrics,
         )
-        return _strip_prefix(trainer.evaluate(encoded[split], metric_key_prefix=split), split)
+        return _strip_prefix(trainer.evaluate(dataset, metric_key_prefix=split), split)
 
 
 def _evaluate_multitask(
@@ -456,18 +465,5 @@ def _evaluate_multitask(
         )
     if split not in data.encoded:
         raise DataError(f"The data has no {split!r} split; its splits are: {', '.join(data.encoded)}.")
-    with tempfile.TemporaryDirectory() as tmp:
-        eval_args = TrainingArguments(
-            output_dir=tmp,
-            per_device_eval_batch_size=batch_size,
-            report_to=[],
-            dataloader_pin_memory=torch.cuda.is_available(),
-        )
-        trainer = TransferTrainer(
-            model=model,
-            args=eval_args,
-            processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=MultiTaskMetrics(data.tasks, {t.name: t.metrics for t in settings.tasks}),
-        )
-        return _strip_prefix(trainer.evaluate(data.encoded[split], metric_key_prefix=split), split)
+    metric_suite = MultiTaskMetrics(data.tasks, {t.name: t.metrics for t in settings.tasks})
+    return _evaluate_split(model, tokenizer, data.encoded[split], metric_suite, split, batch_size)

@@ -35,6 +35,7 @@ from transformers import (
 from transformers.utils import ModelOutput
 
 from ..errors import StrategyError
+from ..modeling.pooled import config_from_dict
 from ..modeling.structure import split_backbone_and_head
 from .alignment import CoralLoss, DomainAdversarialLoss, MultiKernelMMDLoss
 from .grl import GradientReversal
@@ -85,8 +86,7 @@ class DomainAdversarialConfig(PretrainedConfig):
 
     @property
     def task_config(self) -> PretrainedConfig:
-        values = dict(self.task_model)
-        return AutoConfig.for_model(values.pop("model_type"), **values)
+        return config_from_dict(self.task_model)
 
 
 def discriminator(feature_size: int, layers: int, hidden: int, dropout: float) -> nn.Sequential:

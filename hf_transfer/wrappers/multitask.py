@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +39,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.utils import ModelOutput
 
 from ..errors import RecipeError, did_you_mean
-from ..modeling.pooled import POOLINGS, feature_size, pool_features
+from ..modeling.pooled import POOLINGS, PooledFeaturesMixin, config_from_dict, feature_size
 
 TASK_KINDS = ("single_label_classification", "multi_label_classification", "regression")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty")
@@ -102,8 +101,7 @@ class MultiTaskConfig(PretrainedConfig):
 
     @property
     def backbone_config(self) -> PretrainedConfig:
-        values = dict(self.backbone)
-        return AutoConfig.for_model(values.pop("model_type"), **values)
+        return config_from_dict(self.backbone)
 
     @property
     def task_names(self) -> list[str]:
@@ -182,7 +180,7 @@ def task_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor) -> tuple[to
     return (per_row * present).sum() / count.clamp(min=1), (count > 0).to(logits.dtype)
 
 
-class MultiTaskModel(PreTrainedModel):
+class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
     """A shared backbone, a pooling, and one ``dropout → linear`` head per task in ``heads``."""
 
     config_class = MultiTaskConfig
@@ -241,16 +239,6 @@ class MultiTaskModel(PreTrainedModel):
 
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
-
-    def extract_features(self, attention_mask: torch.Tensor | None = None, **inputs) -> torch.Tensor:
-        """Pooled backbone features ``(batch, hidden)``."""
-        if self.config.backbone_frozen and self.training:
-            self.backbone.eval()  # a frozen backbone is a fixed feature extractor: no dropout noise
-        if attention_mask is not None:
-            inputs["attention_mask"] = attention_mask
-        accepted = inspect.signature(self.backbone.forward).parameters
-        inputs = {k: v for k, v in inputs.items() if k in accepted and v is not None}
-        return pool_features(self.backbone(**inputs), self.config.pooling, attention_mask)
 
     def split_logits(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every task's logits from the concatenated ``logits`` (works on numpy arrays too)."""
