@@ -13,7 +13,7 @@ from transformers import AutoModel
 
 from hf_transfer import train
 from hf_transfer.errors import DataError, RecipeError
-from hf_transfer.modeling import load_trained_classifier
+from hf_transfer.modeling import load_trained_classifier, resolve_checkpoint
 from hf_transfer.multitask import MultiTaskSettings, TaskBatchSampler, decode_tasks
 from hf_transfer.multitask.metrics import MultiTaskMetrics
 from hf_transfer.wrappers import MultiTaskConfig, MultiTaskModel
@@ -340,14 +340,15 @@ def test_multitask_and_adaptation_together_are_refused(tiny_recipe):
 def test_freezing_strategies_keep_the_shared_encoder_frozen(tiny_recipe, strategy, frozen_prefix):
     result = train(multitask_recipe(tiny_recipe, strategy=strategy, max_steps=3))
     model = result.trainer.model
-    before = load_trained_classifier(result.trainer.args.output_dir)  # saved = trained; compare to the start
-    from hf_transfer.modeling import resolve_checkpoint
+    saved = load_trained_classifier(
+        result.trainer.args.output_dir
+    )  # the trained weights, compared to the start
 
     start = AutoModel.from_pretrained(resolve_checkpoint(tiny_recipe("bert")["model_name_or_path"]).path)
     start_state = {f"backbone.{k}": v for k, v in start.state_dict().items()}
     frozen = [n for n in start_state if n.startswith(frozen_prefix) and n in dict(model.named_parameters())]
     assert frozen
-    trained_state = before.state_dict()
+    trained_state = saved.state_dict()
     for name in frozen:
         assert torch.equal(trained_state[name], start_state[name]), name
     heads = [n for n, p in model.named_parameters() if n.startswith("heads.")]
