@@ -34,6 +34,7 @@ from .errors import HfTransferError, RecipeError, did_you_mean, unknown_keys
 from .strategies import StrategyConfig, build_strategy_config
 
 DEFAULT_RECIPE = "sentiment/minilm_full"
+LAUNCH_CONFIG_DIRS = ("accelerate",)  # accelerate launch configs, shipped beside the recipes
 # Shipped recipes: configs/ in a source checkout (or editable install), hf_transfer/recipes/ in a wheel.
 _PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
 RECIPES_DIR = (
@@ -116,6 +117,40 @@ class DataArguments:
         default=None, metadata={"help": "Second text column, for sentence-pair tasks (NLI, paraphrase)."}
     )
     label_column: str = field(default="label", metadata={"help": "Column holding the class label."})
+    image_column: str = field(
+        default="image", metadata={"help": "Column holding the image (image backbones only)."}
+    )
+    image_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Square side of the model input in pixels (e.g. 96 to train fast on CPU); default: the image "
+            "processor's own size."
+        },
+    )
+    random_resized_crop_scale: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Train-time random resized crop: the area fraction range, e.g. [0.6, 1.0]; unset: off."
+        },
+    )
+    horizontal_flip: bool = field(default=False, metadata={"help": "Train-time random horizontal flip."})
+    color_jitter: float = field(
+        default=0.0,
+        metadata={
+            "help": "Train-time brightness / contrast / saturation factors drawn from 1 ± this; 0: off."
+        },
+    )
+    random_rotation: float = field(
+        default=0.0, metadata={"help": "Train-time random rotation within ± this many degrees; 0: off."}
+    )
+    degrade: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Degrade every image (seeded, all splits): any of blur, low_light, noise, downsample, applied "
+            "in order; e.g. [blur, low_light] for a blurry low-light domain."
+        },
+    )
+    degrade_severity: int = field(default=3, metadata={"help": "Severity of `degrade`, 1 (mild) to 5."})
     validation_split_size: float = field(
         default=0.1,
         metadata={"help": "Fraction of train held out (seeded) when the data has no validation split."},
@@ -142,10 +177,34 @@ class DataArguments:
             raise RecipeError(f"`validation_split_size` must be in (0, 1), got {self.validation_split_size}.")
         if self.max_length < 1:
             raise RecipeError(f"`max_length` must be a positive number of tokens, got {self.max_length}.")
+        if self.image_size is not None and self.image_size < 8:
+            raise RecipeError(f"`image_size` must be at least 8 pixels, got {self.image_size}.")
+        scale = self.random_resized_crop_scale
+        if scale is not None and (len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1):
+            raise RecipeError(
+                f"`random_resized_crop_scale` must be two area fractions [low, high] with 0 < low <= high <= 1, "
+                f"got {scale}."
+            )
+        if self.color_jitter < 0 or self.random_rotation < 0:
+            raise RecipeError("`color_jitter` and `random_rotation` must be ≥ 0 (0 turns them off).")
+        check_degrade(self.degrade, self.degrade_severity, "degrade")
         for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RecipeError(f"`{name}` must be a positive number of rows (or unset), got {value}.")
+
+
+def check_degrade(kinds: list[str] | None, severity: int, key: str) -> None:
+    """Raise a :class:`RecipeError` for an unknown degradation kind (naming the valid ones) or severity."""
+    from .data.degrade import KINDS
+
+    unknown = [kind for kind in kinds or () if kind not in KINDS]
+    if unknown:
+        raise RecipeError(
+            f"Unknown `{key}` kind {unknown[0]!r}.{did_you_mean(unknown[0], KINDS)} Use any of {', '.join(KINDS)}."
+        )
+    if not 1 <= severity <= 5:
+        raise RecipeError(f"`{key}_severity` must be 1 to 5, got {severity}.")
 
 
 def json_spec(value: Any, key: str) -> Any:
@@ -291,11 +350,22 @@ class AdaptationArguments:
         default=None,
         metadata={"help": "Target label column, used only for evaluation (default: label_column)."},
     )
+    target_degrade: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Degrade the target's images (seeded): any of blur, low_light, noise, downsample, e.g. "
+            "[blur, low_light] to adapt clean photos to blurry low-light ones (the target may be the source data)."
+        },
+    )
+    target_degrade_severity: int = field(
+        default=3, metadata={"help": "Severity of `target_degrade`, 1 (mild) to 5."}
+    )
     adaptation_config: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self):
         from .adaptation.config import AdaptationConfig
 
+        check_degrade(self.target_degrade, self.target_degrade_severity, "target_degrade")
         has_target = bool(self.target_dataset_name or self.target_train_file)
         if self.adaptation is None:
             if has_target:
@@ -428,15 +498,29 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
     return vars(namespace)
 
 
+def shipped_recipes() -> list[Path]:
+    """The recipe files under ``configs/`` (not the ``accelerate/`` launch configs beside them)."""
+    return sorted(
+        p
+        for p in RECIPES_DIR.glob("**/*.yaml")
+        if p.relative_to(RECIPES_DIR).parts[0] not in LAUNCH_CONFIG_DIRS
+    )
+
+
 def resolve_recipe_path(recipe: str | Path) -> Path:
     """A recipe file path, or a name under ``configs/`` (``sentiment/minilm_full``) resolved to its file."""
     path = Path(recipe)
     if path.is_file():
         return path
     for candidate in (RECIPES_DIR / recipe, RECIPES_DIR / f"{recipe}.yaml"):
-        if candidate.is_file():
+        if candidate.is_file() and candidate in shipped_recipes():
             return candidate
-    known = sorted(str(p.relative_to(RECIPES_DIR).with_suffix("")) for p in RECIPES_DIR.glob("**/*.yaml"))
+        if candidate.is_file():
+            raise RecipeError(
+                f"{recipe!r} is an accelerate launch config, not a recipe: pass it to `accelerate launch "
+                f"--config_file {candidate}` and give a recipe after the script."
+            )
+    known = sorted(str(p.relative_to(RECIPES_DIR).with_suffix("")) for p in shipped_recipes())
     raise RecipeError(
         f"Recipe {str(recipe)!r} not found: not a file, nor a recipe name under {RECIPES_DIR}."
         f"{did_you_mean(str(recipe), known)} Shipped recipes: {', '.join(known) or 'none'}."

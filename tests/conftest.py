@@ -227,3 +227,107 @@ def review_files(tmp_path) -> dict[str, Path]:
         writer(path)
         files[name] = path
     return files
+
+
+IMAGE_ARCHITECTURES = ("vit", "convnext", "mobilenet_v2")
+IMAGE_CLASSES = ("red", "green", "blue")
+
+
+def tiny_image_config(arch: str):
+    """A tiny random image classifier config (32×32 inputs) for any image architecture."""
+    from transformers import MobileNetV2Config
+
+    if arch == "mobilenet_v2":
+        return MobileNetV2Config(
+            depth_multiplier=0.25,
+            image_size=32,
+            tf_padding=False,
+            first_layer_is_expansion=True,
+            num_labels=5,
+        )
+    return tiny_vision_config(arch)
+
+
+def tiny_image_processor(arch: str, size: int = 32):
+    """The image processor a checkpoint of ``arch`` would ship (ImageNet statistics), at a tiny size."""
+    from transformers import ConvNextImageProcessorPil, MobileNetV2ImageProcessorPil, ViTImageProcessorPil
+
+    stats = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    if arch == "mobilenet_v2":
+        return MobileNetV2ImageProcessorPil(
+            size={"shortest_edge": round(size / 0.875)}, crop_size={"height": size, "width": size}, **stats
+        )
+    if arch == "convnext":
+        return ConvNextImageProcessorPil(size={"shortest_edge": size}, crop_pct=0.875, **stats)
+    return ViTImageProcessorPil(size={"height": size, "width": size}, **stats)
+
+
+@pytest.fixture(scope="session")
+def tiny_image_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Random tiny image classifiers with a 5-class head (like a pretrained head for other classes), saved with
+    their image processors, one per image architecture."""
+    from transformers import AutoModelForImageClassification
+
+    root = tmp_path_factory.mktemp("tiny_image_checkpoints")
+    paths = {}
+    for arch in IMAGE_ARCHITECTURES:
+        torch.manual_seed(0)
+        config = tiny_image_config(arch)
+        config.num_labels = 5
+        model = AutoModelForImageClassification.from_config(config)
+        path = root / arch
+        model.save_pretrained(path)
+        tiny_image_processor(arch).save_pretrained(path)
+        paths[arch] = path
+    return paths
+
+
+def colour_image(label: int, seed: int, size: int = 20, mode: str = "RGB"):
+    """A noisy square whose dominant colour channel is ``label`` (learnable from a few rows)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 90, (size, size, 3))
+    pixels[..., label] += 150
+    image = Image.fromarray(pixels.clip(0, 255).astype("uint8"))
+    return image.convert(mode) if mode != "RGB" else image
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """A local ``imagefolder``: train / validation / test, one folder per class (red, green, blue), PNG files."""
+    root = tmp_path_factory.mktemp("imagefolder")
+    counts = {"train": 16, "validation": 6, "test": 6}
+    for split, per_class in counts.items():
+        for label, name in enumerate(IMAGE_CLASSES):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                colour_image(label, seed=hash((split, label, i)) % 2**32).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def tiny_image_recipe(tiny_image_checkpoints, image_folder, tmp_path):
+    """A small, fast image recipe dict for an architecture; keyword arguments override its keys."""
+
+    def build(arch: str = "vit", **overrides) -> dict:
+        recipe = {
+            "model_name_or_path": str(tiny_image_checkpoints[arch]),
+            "dataset_name": str(image_folder),
+            "per_device_train_batch_size": 8,
+            "per_device_eval_batch_size": 16,
+            "num_train_epochs": 1,
+            "learning_rate": 1e-3,
+            "save_strategy": "no",
+            "eval_strategy": "no",
+            "logging_steps": 1,
+            "disable_tqdm": True,
+            "output_dir": str(tmp_path / f"image-run-{arch}"),
+            "seed": 0,
+        }
+        recipe.update(overrides)
+        return recipe
+
+    return build

@@ -16,11 +16,12 @@ from hf_transfer.config import (
     field_names,
     parse_recipe,
     resolve_recipe_path,
+    shipped_recipes,
 )
 from hf_transfer.errors import RecipeError, StrategyError
 from hf_transfer.strategies import FeatureExtractionConfig
 
-SHIPPED_RECIPES = sorted(RECIPES_DIR.glob("**/*.yaml"))
+SHIPPED_RECIPES = shipped_recipes()
 BASE = {
     "model_name_or_path": "some/model",
     "dataset_name": "rotten_tomatoes_snippets",

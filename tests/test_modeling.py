@@ -11,7 +11,7 @@ from hf_transfer.modeling import (
     backbones,
     count_parameters,
     format_module_tree,
-    load_sequence_classifier,
+    load_classifier,
     resolve_checkpoint,
     split_backbone_and_head,
 )
@@ -65,7 +65,7 @@ def test_unknown_id_offline_lists_the_fixes():
 
 
 def test_labels_come_from_the_data(tiny_checkpoints):
-    model = load_sequence_classifier(
+    model = load_classifier(
         resolve_checkpoint(str(tiny_checkpoints["bert"])),
         id2label={0: "neg", 1: "neu", 2: "pos"},
         ignore_mismatched_sizes=True,

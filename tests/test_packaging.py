@@ -51,5 +51,10 @@ def test_wheel_contains_data_metrics_and_recipes(tmp_path):
         "hf_transfer/data/builtin/README.md",
         "hf_transfer/metrics/accuracy/accuracy.py",
         "hf_transfer/recipes/sentiment/minilm_full.yaml",
+        "hf_transfer/recipes/vision/mobilenet_v2_mnist_lora.yaml",
+        "hf_transfer/data/builtin/mnist_5k.jsonl.gz",
+        "hf_transfer/data/builtin/digits.jsonl.gz",
+        "hf_transfer/modeling/imagenet_1k_labels.json",
+        "hf_transfer/model_cards/image_classification.md",
     ):
         assert expected in names, expected

@@ -69,3 +69,43 @@ def test_multitask_recipes_train_the_offline_minilm_and_reload(recipe, tmp_path)
         torch.testing.assert_close(model(**inputs).logits, result.trainer.model.eval()(**inputs).logits)
     record = predict(result.output_dir, ["A gorgeous film."])[0]
     assert record["sentiment"]["label"] in ("negative", "positive")
+
+
+VISION_RECIPES = [
+    "vision/mobilenet_v2_mnist_feature_extraction",
+    "vision/mobilenet_v2_mnist_lora",
+    "vision/mobilenet_v2_digits_to_mnist_dann",
+    "vision/mobilenet_v2_mnist_multitask",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", VISION_RECIPES)
+def test_vision_recipes_train_the_offline_mobilenet_and_reload(recipe, tmp_path):
+    """The converted ImageNet MobileNetV2 (prepared once into the default home) through each kind of vision
+    recipe for a few steps; the saved model reloads with the same logits."""
+    import torch
+
+    from hf_transfer.modeling import load_trained_classifier
+    from hf_transfer.modeling.prepared import prepare_checkpoint
+
+    prepare_checkpoint("mobilenet_v2_imagenet")
+    overrides = {
+        "max_steps": 4,
+        "max_train_samples": 128,
+        "max_eval_samples": 64,
+        "max_test_samples": 64,
+        "output_dir": str(tmp_path / "run"),
+        "disable_tqdm": True,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+    }
+    result = train(recipe, overrides=overrides)
+    assert result.metrics["model_source"] == "prepared:mobilenet_v2_imagenet"
+    assert math.isfinite(result.metrics["train"]["train_loss"])
+    model = result.trainer.accelerator.unwrap_model(result.trainer.model)
+    model = getattr(model, "task_model", model).eval()
+    reloaded = load_trained_classifier(result.output_dir).eval()
+    pixels = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.equal(reloaded(pixel_values=pixels).logits, model(pixel_values=pixels).logits)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
-from datasets import Dataset, concatenate_datasets
+from datasets import Dataset
 from torch.utils.data import Sampler
+
+from ..data.images import concatenate_lazy
 
 UNLABELLED = -100
 
@@ -18,7 +20,7 @@ def mix_domains(source: Dataset, target: Dataset) -> Dataset:
     target = target.add_column("labels", [UNLABELLED] * len(target))
     target = target.add_column("domains", [1] * len(target))
     columns = [c for c in source.column_names if c in target.column_names]
-    return concatenate_datasets([source.select_columns(columns), target.select_columns(columns)])
+    return concatenate_lazy([source.select_columns(columns), target.select_columns(columns)])
 
 
 class DomainMixSampler(Sampler[int]):

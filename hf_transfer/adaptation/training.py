@@ -16,10 +16,17 @@ from typing import Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict
-from transformers import DataCollatorWithPadding
 
 from ..config import DataArguments, Recipe
-from ..data import check_columns, check_known_labels, encode_text_splits, load_raw_datasets
+from ..data import (
+    check_columns,
+    check_known_labels,
+    data_collator,
+    encode_splits,
+    input_column,
+    is_image_processor,
+    load_raw_datasets,
+)
 from ..errors import DataError
 from ..wrappers.domain_adversarial import DomainAdversarialModel
 from .callbacks import LambdaScheduleCallback
@@ -58,16 +65,19 @@ def target_data_arguments(recipe: Recipe) -> DataArguments:
         text_column=target.target_text_column or source.text_column,
         label_column=target.target_label_column or source.label_column,
         max_train_samples=None,
+        degrade=target.target_degrade,
+        degrade_severity=target.target_degrade_severity,
     )
 
 
 def load_target(
-    recipe: Recipe, source_labels: list[str], seed: int
+    recipe: Recipe, source_labels: list[str], seed: int, processor=None
 ) -> tuple[DatasetDict, DataArguments, bool]:
     """The target's raw splits, their data arguments, and whether they carry labels (for evaluation only)."""
     target_args = target_data_arguments(recipe)
     raw = load_raw_datasets(target_args, seed=seed)  # empty splits and missing files are DataErrors here
-    check_columns(raw, {"target_text_column": target_args.text_column})
+    role = "image_column" if is_image_processor(processor) else "target_text_column"
+    check_columns(raw, {role: input_column(target_args, processor)})
     labelled = all(target_args.label_column in split.column_names for split in raw.values())
     if labelled:
         check_known_labels(raw, target_args.label_column, source_labels, known_from="the source's labels")
@@ -82,19 +92,17 @@ def plan_domain_adaptation(run, recipe: Recipe) -> DomainPlan:
     """Load the target, wrap the strategy's model, mix the domains and measure the gap before training."""
     config: AdaptationConfig = recipe.adaptation.adaptation_config
     args = recipe.training
-    raw, target_args, labelled = load_target(recipe, run.labels, seed=args.seed)
+    raw, target_args, labelled = load_target(recipe, run.labels, seed=args.seed, processor=run.processor)
     if len(raw["train"]) < 2:
         raise DataError("The target domain's train split needs at least 2 rows to align domains.")
-    target_train = encode_text_splits(DatasetDict({"train": raw["train"]}), target_args, run.tokenizer, None)[
+    target_train = encode_splits(DatasetDict({"train": raw["train"]}), target_args, run.processor, None)[
         "train"
     ]
     eval_splits = (
         DatasetDict({k: v for k, v in raw.items() if k in ("test", "validation")}) if labelled else None
     )
     target_eval = (
-        encode_text_splits(eval_splits, target_args, run.tokenizer, run.labels)
-        if eval_splits
-        else DatasetDict()
+        encode_splits(eval_splits, target_args, run.processor, run.labels) if eval_splits else DatasetDict()
     )
     if "test" in target_eval and "validation" in target_eval:
         target_eval = DatasetDict({"test": target_eval["test"]})
@@ -132,14 +140,14 @@ def plan_domain_adaptation(run, recipe: Recipe) -> DomainPlan:
     )
     plan.report["target_rows"] = {"train": len(target_train), **{k: len(v) for k, v in target_eval.items()}}
     if config.measure_domain_gap:
-        plan.features_before = measure_features(plan, run.tokenizer, args.per_device_eval_batch_size)
+        plan.features_before = measure_features(plan, run.processor, args.per_device_eval_batch_size)
         plan.report["proxy_a_distance_before"] = proxy_a_distance(*plan.features_before, seed=args.seed)
         logger.info("Proxy A-distance before adaptation: %.3f", plan.report["proxy_a_distance_before"])
     return plan
 
 
-def measure_features(plan: DomainPlan, tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    collator = DataCollatorWithPadding(tokenizer)
+def measure_features(plan: DomainPlan, processor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    collator = data_collator(processor)
     source, target = plan.gap_rows
     task_model = plan.model.task_model
     return head_features(task_model, source, collator, batch_size), head_features(

@@ -50,10 +50,10 @@ def run_inspect(args, extra: list[str]) -> int:
         raise RecipeError(f"Unrecognized arguments {' '.join(extra)}: overrides need --recipe.")
     if not args.model:
         raise RecipeError("Give a MODEL to inspect, or --recipe RECIPE for a dry run.")
-    from ..modeling import format_module_tree, load_sequence_classifier, resolve_checkpoint
+    from ..modeling import format_module_tree, load_classifier, resolve_checkpoint
 
     checkpoint = resolve_checkpoint(args.model)
-    model = load_sequence_classifier(checkpoint, id2label={i: f"LABEL_{i}" for i in range(args.num_labels)})
+    model = load_classifier(checkpoint, id2label={i: f"LABEL_{i}" for i in range(args.num_labels)})
     print(f"{checkpoint.requested} ({checkpoint.source}: {checkpoint.path})")
     print(format_module_tree(model, max_depth=args.depth))
     return 0

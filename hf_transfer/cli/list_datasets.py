@@ -16,5 +16,5 @@ def run_datasets(args, extra) -> int:
 
     for name, spec in list_builtin_datasets().items():
         configs = ", ".join(f"{c}{' (default)' if c == spec.default_config else ''}" for c in spec.configs)
-        print(f"{name}\n  {spec.description}\n  configs: {configs}")
+        print(f"{name} ({spec.modality})\n  {spec.description}\n  configs: {configs}")
     return 0

@@ -16,6 +16,7 @@ from .inspect_model import inspect_command_parser
 from .list_datasets import datasets_command_parser
 from .list_strategies import strategies_command_parser
 from .predict import predict_command_parser
+from .prepare_models import prepare_models_command_parser
 from .train import train_command_parser
 
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         inspect_command_parser,
         datasets_command_parser,
         strategies_command_parser,
+        prepare_models_command_parser,
     ):
         register(subparsers)
     return parser

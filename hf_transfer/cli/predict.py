@@ -1,9 +1,10 @@
-"""``hf-transfer predict MODEL_DIR (--text TEXT ... | --file FILE)``."""
+"""``hf-transfer predict MODEL_DIR (--text TEXT ... | --file FILE | --image PATH ...)``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..errors import DataError
 
@@ -11,13 +12,17 @@ from ..errors import DataError
 def predict_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "predict",
-        help="label texts with a trained model",
-        description="Print the predicted label and its score for each text (tab-separated), or write JSON Lines.",
+        help="label texts or images with a trained model",
+        description="Print the predicted label and its score for each text or image (tab-separated), or write "
+        "JSON Lines.",
     )
     parser.add_argument("model_dir", help="folder written by `hf-transfer train` (or any saved classifier)")
     parser.add_argument("--text", action="append", default=[], help="a text to label (repeatable)")
     parser.add_argument("--file", help="a .txt file (one text per line) or csv/tsv/json/jsonl/parquet file")
     parser.add_argument("--text_column", default="text", help="text column of --file (default: text)")
+    parser.add_argument(
+        "--image", nargs="+", default=[], help="image files to label (an image model; png, jpg, …)"
+    )
     parser.add_argument("--top_k", type=int, default=1, help="also list the k most likely labels")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--output", help="write JSON Lines here instead of printing")
@@ -31,24 +36,34 @@ def run_predict(args, extra) -> int:
     texts = list(args.text)
     if args.file:
         texts += read_texts(args.file, args.text_column)
-    if not texts:
-        raise DataError("Nothing to predict: pass --text TEXT (repeatable) or --file FILE.")
-    predictions = Predictor(args.model_dir)(texts, batch_size=args.batch_size, top_k=args.top_k)
+    if not texts and not args.image:
+        raise DataError("Nothing to predict: pass --text TEXT (repeatable), --file FILE or --image PATH ....")
+    predictor = Predictor(args.model_dir)
+    if predictor.images != bool(args.image) or (texts and args.image):
+        kind = "an image" if predictor.images else "a text"
+        fix = "--image PATH ..." if predictor.images else "--text / --file"
+        raise DataError(f"{args.model_dir} is {kind} model: pass {fix}.")
+    missing = [path for path in args.image if not Path(path).is_file()]
+    if missing:
+        raise DataError(f"Image file(s) not found: {', '.join(missing)}.")
+    inputs = args.image or texts
+    predictions = predictor(inputs, batch_size=args.batch_size, top_k=args.top_k)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             for record in predictions:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         print(f"wrote {len(predictions)} predictions to {args.output}")
         return 0
+    key = "image" if predictor.images else "text"
     for record in predictions:
-        if "label" not in record:  # a multi-task model: task=prediction columns, then the text
-            columns = [f"{task}={_short(value)}" for task, value in record.items() if task != "text"]
-            print("\t".join([*columns, record["text"]]))
+        if "label" not in record:  # a multi-task model: task=prediction columns, then the input
+            columns = [f"{task}={_short(value)}" for task, value in record.items() if task != key]
+            print("\t".join([*columns, str(record[key])]))
             continue
         alternatives = ""
         if "top_k" in record:
             alternatives = "\t" + " ".join(f"{alt['label']}={alt['score']:.4f}" for alt in record["top_k"])
-        print(f"{record['label']}\t{record['score']:.4f}\t{record['text']}{alternatives}")
+        print(f"{record['label']}\t{record['score']:.4f}\t{record[key]}{alternatives}")
     return 0
 
 

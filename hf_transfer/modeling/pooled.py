@@ -67,12 +67,21 @@ def resolve_pooling(pooling: str, checkpoint_dir: str | Path | None) -> str:
     return pooling
 
 
-def feature_size(config: PretrainedConfig) -> int:
+def feature_size(config: PretrainedConfig, backbone: nn.Module | None = None) -> int:
+    """Width of the pooled features: from the config (``hidden_size``, ``dim``, ``hidden_sizes[-1]``), else the
+    last convolution's or norm's width in the built ``backbone`` (MobileNet-style configs)."""
     for name in ("hidden_size", "dim"):
         if isinstance(getattr(config, name, None), int):
             return getattr(config, name)
     if getattr(config, "hidden_sizes", None):
         return config.hidden_sizes[-1]
+    widths = [
+        getattr(m, "out_channels", None) or getattr(m, "num_features", None)
+        for m in (backbone.modules() if backbone is not None else ())
+    ]
+    widths = [w for w in widths if isinstance(w, int)]
+    if widths:
+        return widths[-1]
     raise ValueError(f"Cannot tell the feature size of a {config.model_type} backbone.")
 
 
@@ -151,7 +160,7 @@ class PooledClassifier(PooledFeaturesMixin, PreTrainedModel):
         super().__init__(config)
         self.backbone = AutoModel.from_config(config.backbone_config)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(feature_size(config.backbone_config), config.num_labels)
+        self.classifier = nn.Linear(feature_size(config.backbone_config, self.backbone), config.num_labels)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:

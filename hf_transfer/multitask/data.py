@@ -7,7 +7,7 @@ dropped). ``data_source`` records which source a row came from, for :class:`Task
 
 Example::
 
-    >>> data = build_multitask_data(recipe, tokenizer)      # recipe with a `multitask` block
+    >>> data = build_multitask_data(recipe, tokenizer)      # recipe with a `multitask` block (or an image processor)
     >>> data.tasks[0]["labels"], data.encoded["train"].column_names
     (['negative', 'positive'], ['labels', 'input_ids', 'attention_mask', 'data_source'])
 """
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict, Sequence, Value, concatenate_datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Sequence, Value
 from torch.utils.data import Sampler
 
 from ..config import DataArguments
-from ..data import check_columns, load_raw_datasets
-from ..data.text import encode_text_splits
+from ..data import check_columns, encode_splits, input_column, is_image_processor, load_raw_datasets
+from ..data.images import concatenate_lazy
 from ..errors import DataError
 from ..wrappers.multitask import MultiTaskConfig
 from .config import MultiTaskSettings, TaskSpec
@@ -99,21 +99,23 @@ def _encode_row_labels(value: Any, task: dict, names_to_ids: dict[str, int]) -> 
 @dataclass
 class MultiTaskData:
     """Encoded splits (every source concatenated, in source order), the model's task table, and per data
-    source (named by its tasks, ``sentiment+subjectivity``): train rows, raw splits, text column, task names."""
+    source (named by its tasks, ``sentiment+subjectivity``): train rows, raw splits, input (text or image) column,
+    task names."""
 
     tasks: list[dict]
     encoded: DatasetDict
     source_rows: list[int]
     raw: dict[str, DatasetDict]
-    text_columns: dict[str, str]
+    input_columns: dict[str, str]
     source_tasks: dict[str, list[str]]
     label_columns: dict[str, str]
 
 
 def build_multitask_data(
-    recipe, tokenizer, settings: MultiTaskSettings | None = None, seed: int | None = None
+    recipe, processor, settings: MultiTaskSettings | None = None, seed: int | None = None
 ) -> MultiTaskData:
-    """Load every task's data (once per source), build the task table and the packed labels, and tokenise."""
+    """Load every task's data (once per source), build the task table and the packed labels, and tokenise (or
+    set the image transforms: ``processor`` is a tokenizer or an image processor)."""
     settings = settings or recipe.multitask.multitask_config
     seed = recipe.training.seed if seed is None else seed
     sources: dict[tuple, list[TaskSpec]] = {}
@@ -127,7 +129,9 @@ def build_multitask_data(
         check_columns(
             raw,
             {
-                "text_column": data_args.text_column,
+                ("image_column" if is_image_processor(processor) else "text_column"): input_column(
+                    data_args, processor
+                ),
                 **{f"label_column of task {t.name!r}": t.label_column for t in tasks},
             },
         )
@@ -143,11 +147,11 @@ def build_multitask_data(
     by_name = {t["name"]: t for t in model_config.tasks}
 
     per_split: dict[str, list[Dataset]] = {split: [] for split in SPLITS}
-    source_rows, raw_by_source, text_columns, source_tasks = [], {}, {}, {}
+    source_rows, raw_by_source, input_columns, source_tasks = [], {}, {}, {}
     for index, (key, tasks) in enumerate(sources.items()):
         raw, data_args = raws[key]
         name = "+".join(t.name for t in tasks)
-        raw_by_source[name], text_columns[name] = raw, data_args.text_column
+        raw_by_source[name], input_columns[name] = raw, input_column(data_args, processor)
         source_tasks[name] = [t.name for t in tasks]
         maps = {}  # label (as text) → class id; a ClassLabel column already holds the ids
         for t in tasks:
@@ -172,14 +176,14 @@ def build_multitask_data(
                 for split, dataset in raw.items()
             }
         )
-        encoded = encode_text_splits(labelled, data_args, tokenizer, None)  # labels packed above
+        encoded = encode_splits(labelled, data_args, processor, None)  # labels packed above
         for split, dataset in encoded.items():
             per_split[split].append(dataset.add_column("data_source", [index] * len(dataset)))
         source_rows.append(len(encoded["train"]))
-    encoded = DatasetDict({split: concatenate_datasets(parts) for split, parts in per_split.items() if parts})
+    encoded = DatasetDict({split: concatenate_lazy(parts) for split, parts in per_split.items() if parts})
     label_columns = {t.name: t.label_column for t in settings.tasks}
     return MultiTaskData(
-        model_config.tasks, encoded, source_rows, raw_by_source, text_columns, source_tasks, label_columns
+        model_config.tasks, encoded, source_rows, raw_by_source, input_columns, source_tasks, label_columns
     )
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from datasets import ClassLabel
 from scipy.special import softmax
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -73,20 +74,24 @@ def resolve_resume(args) -> str | None:
 def write_predictions(
     path: Path, raw_test, logits: np.ndarray, names: list[str], data_args: DataArguments
 ) -> None:
+    """One JSON line per test row: its text (or, for images, its row number), true label, prediction, score."""
     probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    feature = raw_test.features.get(data_args.label_column)
+    true_name = feature.int2str if isinstance(feature, ClassLabel) else str
     with open(path, "w", encoding="utf-8") as f:
-        for row, probs in zip(raw_test, probabilities, strict=True):
+        for index, (row, probs) in enumerate(zip(raw_test, probabilities, strict=True)):
             best = int(probs.argmax())
-            record = {"text": row[data_args.text_column]}
+            record = _input_record(row, data_args.text_column, index)
             if data_args.text_pair_column:
                 record["text_pair"] = row[data_args.text_pair_column]
-            record.update({"label": str(row[data_args.label_column]), "prediction": names[best]})
+            record.update({"label": true_name(row[data_args.label_column]), "prediction": names[best]})
             record["score"] = round(float(probs[best]), 6)
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def write_multitask_predictions(path: Path, data, logits: np.ndarray) -> None:
-    """One JSON line per test row: the text, each task's true label (``None`` when missing) and prediction."""
+    """One JSON line per test row: the text (or row number), each task's true label (``None`` when missing) and
+    prediction."""
     from ..multitask.predictions import decode_tasks
 
     decoded = iter(decode_tasks(data.tasks, logits))
@@ -94,9 +99,15 @@ def write_multitask_predictions(path: Path, data, logits: np.ndarray) -> None:
         for source, raw in data.raw.items():  # test rows are in source order, as concatenated
             if "test" not in raw:
                 continue
-            for row in raw["test"]:
-                record = {"text": row[data.text_columns[source]]}
+            for index, row in enumerate(raw["test"]):
+                record = _input_record(row, data.input_columns[source], index)
                 prediction = next(decoded)
                 for name in data.source_tasks[source]:
                     record[name] = {"true": row[data.label_columns[name]], **prediction[name]}
                 f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+def _input_record(row: dict, column: str, index: int) -> dict:
+    """The text of a row, or for an image row (not JSON material) its row number in the split."""
+    value = row.get(column)
+    return {"text": value} if isinstance(value, str) else {"row": index}

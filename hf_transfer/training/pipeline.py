@@ -23,7 +23,7 @@ import torch
 from datasets import DatasetDict
 from peft import PeftModel
 from torch import nn
-from transformers import DataCollatorWithPadding, TrainingArguments, default_data_collator, set_seed
+from transformers import TrainingArguments, default_data_collator, set_seed
 
 from ..adaptation.domain_gap import plot_domains, proxy_a_distance
 from ..adaptation.training import DomainPlan, measure_features, plan_domain_adaptation
@@ -31,22 +31,27 @@ from ..config import DataArguments, Recipe, load_recipe_file, parse_recipe
 from ..data import (
     check_columns,
     check_known_labels,
-    encode_text_splits,
+    data_collator,
+    encode_splits,
+    input_columns,
+    is_image_processor,
     label_names,
     load_raw_datasets,
 )
+from ..data.images import without_augmentation
 from ..errors import DataError, RecipeError, StrategyError
 from ..hub import model_kind, render_model_card
 from ..metrics import MetricSuite
 from ..modeling import (
     ResolvedCheckpoint,
     count_parameters,
+    load_classifier,
     load_multitask_model,
-    load_sequence_classifier,
-    load_tokenizer,
+    load_processor,
     load_trained_classifier,
     resolve_checkpoint,
 )
+from ..modeling.batchnorm import keep_frozen_batchnorm_in_eval, reset_batchnorm_momentum
 from ..multitask import MultiTaskData, MultiTaskMetrics, TaskBatchSampler, build_multitask_data
 from ..offline import go_offline_if_unreachable
 from ..strategies import StrategyContext, TransferStrategy, build_strategy
@@ -82,23 +87,16 @@ def _strip_prefix(metrics: dict[str, float], prefix: str) -> dict[str, float]:
     return {k[len(prefix) + 1 :] if k.startswith(prefix + "_") else k: v for k, v in metrics.items()}
 
 
-def _columns(data_args: DataArguments) -> dict[str, str | None]:
-    return {
-        "text_column": data_args.text_column,
-        "text_pair_column": data_args.text_pair_column,
-        "label_column": data_args.label_column,
-    }
-
-
 @dataclass
 class PreparedRun:
-    """Everything a run needs before training: data, labels, checkpoint, tokenizer and the strategy's model."""
+    """Everything a run needs before training: data, labels, checkpoint, tokenizer or image processor, and the
+    strategy's model."""
 
     recipe: Recipe
     raw: DatasetDict
     labels: list[str]
     checkpoint: ResolvedCheckpoint
-    tokenizer: Any
+    processor: Any
     encoded: DatasetDict
     strategy: TransferStrategy
     model: nn.Module
@@ -118,10 +116,10 @@ def num_training_steps(args, train_rows: int) -> int:
     return max(1, math.ceil(batches / args.gradient_accumulation_steps) * math.ceil(args.num_train_epochs))
 
 
-def _load_multitask(recipe: Recipe, checkpoint, tokenizer, seed: int) -> tuple[MultiTaskData, nn.Module]:
+def _load_multitask(recipe: Recipe, checkpoint, processor, seed: int) -> tuple[MultiTaskData, nn.Module]:
     model_args, args = recipe.model, recipe.training
     with args.main_process_first(desc="tokenising"):
-        data = build_multitask_data(recipe, tokenizer, seed=seed)
+        data = build_multitask_data(recipe, processor, seed=seed)
     model = load_multitask_model(
         checkpoint,
         data.tasks,
@@ -135,26 +133,27 @@ def _load_multitask(recipe: Recipe, checkpoint, tokenizer, seed: int) -> tuple[M
 
 
 def prepare_run(recipe: Recipe) -> PreparedRun:
-    """Load data and checkpoint, tokenise, and apply the strategy: a run up to the Trainer (or a dry run)."""
+    """Load data and checkpoint, tokenise (or set the image transforms), and apply the strategy: a run up to the
+    Trainer (or a dry run)."""
     data_args, model_args, args = recipe.data, recipe.model, recipe.training
     set_seed(args.seed)
     go_offline_if_unreachable()
     checkpoint = resolve_checkpoint(
         model_args.model_name_or_path, model_args.revision, model_args.cache_dir, model_args.trust_remote_code
     )
-    tokenizer = load_tokenizer(checkpoint, model_args.tokenizer_name)
+    processor = load_processor(checkpoint, model_args.tokenizer_name, model_args.revision)
     strategy = build_strategy(recipe.strategy.strategy_config)
     data_seed = args.data_seed if args.data_seed is not None else args.seed
     multitask = None
     if recipe.multitask.multitask_config is not None:
-        multitask, model = _load_multitask(recipe, checkpoint, tokenizer, data_seed)
+        multitask, model = _load_multitask(recipe, checkpoint, processor, data_seed)
         raw, encoded = next(iter(multitask.raw.values())), multitask.encoded
         names = [task["name"] for task in multitask.tasks]
     else:
         raw = load_raw_datasets(data_args, seed=data_seed)
-        check_columns(raw, _columns(data_args))
+        check_columns(raw, input_columns(data_args, processor))
         names = label_names(raw, data_args.label_column)
-        model = load_sequence_classifier(
+        model = load_classifier(
             checkpoint,
             id2label=dict(enumerate(names)),
             revision=model_args.revision,
@@ -164,20 +163,22 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
             pooling=model_args.pooling or strategy.default_pooling,
         )
         with args.main_process_first(desc="tokenising"):
-            encoded = encode_text_splits(raw, data_args, tokenizer, names)
+            encoded = encode_splits(raw, data_args, processor, names)
     context = StrategyContext(
         train_dataset=encoded["train"].remove_columns(
             [c for c in ("data_source",) if c in encoded["train"].column_names]
         ),
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=data_collator(processor),
         num_training_steps=num_training_steps(args, len(encoded["train"])),
         seed=args.seed,
     )
+    reset_batchnorm_momentum(model)
     model = strategy.apply(model, context)
+    keep_frozen_batchnorm_in_eval(model)
     if isinstance(model, PeftModel):  # record the id the user gave, resolvable online and offline
         for peft_config in model.peft_config.values():
             peft_config.base_model_name_or_path = checkpoint.requested
-    run = PreparedRun(recipe, raw, names, checkpoint, tokenizer, encoded, strategy, model, multitask)
+    run = PreparedRun(recipe, raw, names, checkpoint, processor, encoded, strategy, model, multitask)
     if run.parameters["trainable"] == 0:
         raise StrategyError(
             f"Strategy {strategy.config.type!r} left no parameter trainable; check its options."
@@ -210,14 +211,14 @@ def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: P
         trainer.save_model(str(output_dir))
     elif trainer.args.should_save:
         model.save_pretrained(output_dir)
-        run.tokenizer.save_pretrained(output_dir)
+        run.processor.save_pretrained(output_dir)
         (output_dir / TRAINING_ARGS_JSON).write_text(trainer.args.to_json_string())
     if isinstance(model, PeftModel) and trainer.args.should_save:
         model.get_base_model().config.save_pretrained(output_dir)  # labels, for hf_transfer's own loading
         if getattr(run.strategy.config, "merge", False):
             merged = copy.deepcopy(model).merge_and_unload()
             merged.save_pretrained(output_dir / MERGED_DIR)
-            run.tokenizer.save_pretrained(output_dir / MERGED_DIR)
+            run.processor.save_pretrained(output_dir / MERGED_DIR)
 
 
 def finish_domain_adaptation(
@@ -226,7 +227,7 @@ def finish_domain_adaptation(
     """The domain gap after training (and its picture beside the model), with the run's adaptation report."""
     report = {"config": domain.config.to_dict(), **domain.report}
     if domain.features_before is not None:
-        after = measure_features(domain, run.tokenizer, trainer.args.per_device_eval_batch_size)
+        after = measure_features(domain, run.processor, trainer.args.per_device_eval_batch_size)
         report["proxy_a_distance_after"] = proxy_a_distance(*after, seed=trainer.args.seed)
         if trainer.args.should_save:
             plot_domains(
@@ -245,7 +246,7 @@ def train(
     recipe: str | Path | dict[str, Any] | Recipe | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Run a recipe end to end and save the model, tokenizer, recipe, metrics and test predictions.
+    """Run a recipe end to end and save the model, its processor, recipe, metrics and test predictions.
 
     ``recipe`` is a YAML path, a shipped recipe name (``sentiment/minilm_full``, the default), a dict or a parsed
     :class:`~hf_transfer.config.Recipe`; ``overrides`` win over it (``["--learning_rate", "1e-4"]``).
@@ -257,8 +258,10 @@ def train(
     resume = resolve_resume(args)
     run = prepare_run(recipe)
     encoded, names = run.encoded, run.labels
-    collator = DataCollatorWithPadding(run.tokenizer)
+    collator = data_collator(run.processor)
     extra: dict[str, Any] = {}
+    if is_image_processor(run.processor) and args.train_sampling_strategy == "group_by_length":
+        args.train_sampling_strategy = "random"  # images have no length to group by
     if getattr(run.strategy.config, "cache_features", False):
         if run.multitask is not None:
             raise RecipeError(
@@ -267,7 +270,7 @@ def train(
             )
         encoded, seconds = cache_features(
             run.model,
-            encoded,
+            DatasetDict({split: without_augmentation(dataset) for split, dataset in encoded.items()}),
             collator,
             batch_size=args.per_device_eval_batch_size,
             device=args.device,
@@ -315,7 +318,7 @@ def train(
         args=args,
         train_dataset=train_dataset,
         eval_dataset=encoded["validation"],
-        processing_class=run.tokenizer,
+        processing_class=run.processor,
         data_collator=collator,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
@@ -371,6 +374,7 @@ def train(
             load_path=str(out),
             kind=model_kind(model),
             pooling=getattr(getattr(model, "config", None), "pooling", ""),
+            modality="image" if is_image_processor(run.processor) else "text",
             tasks=None
             if run.multitask is None
             else [
@@ -381,7 +385,7 @@ def train(
             ],
         )
         card.save(out / MODEL_CARD_FILE)
-    logger.info("Saved model, tokenizer, recipe, metrics, model card and predictions to %s", out)
+    logger.info("Saved model, processor, recipe, metrics, model card and predictions to %s", out)
     return TrainResult(output_dir=out, metrics=results, trainer=trainer)
 
 
@@ -409,18 +413,18 @@ def evaluate(
     if split not in raw:
         raise DataError(f"The dataset has no {split!r} split; its splits are: {', '.join(raw)}.")
     raw = DatasetDict({split: raw[split]})
-    check_columns(raw, _columns(data_args))
-    tokenizer = load_tokenizer(checkpoint)
+    processor = load_processor(checkpoint)
+    check_columns(raw, input_columns(data_args, processor))
     model = load_trained_classifier(checkpoint.path)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     check_known_labels(raw, data_args.label_column, names, known_from="the model's labels")
-    encoded = encode_text_splits(raw, data_args, tokenizer, names)
+    encoded = encode_splits(raw, data_args, processor, names)
     metric_suite = MetricSuite(metric_names, num_labels=len(names))
-    return _evaluate_split(model, tokenizer, encoded[split], metric_suite, split, batch_size)
+    return _evaluate_split(model, processor, encoded[split], metric_suite, split, batch_size)
 
 
 def _evaluate_split(
-    model, tokenizer, dataset, compute_metrics, split: str, batch_size: int
+    model, processor, dataset, compute_metrics, split: str, batch_size: int
 ) -> dict[str, float]:
     """Evaluate a loaded model on one encoded split with a throw-away ``Trainer``: ``{metric: value}``."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -433,8 +437,8 @@ def _evaluate_split(
         trainer = TransferTrainer(
             model=model,
             args=eval_args,
-            processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=processor,
+            data_collator=data_collator(processor),
             compute_metrics=compute_metrics,
         )
         return _strip_prefix(trainer.evaluate(dataset, metric_key_prefix=split), split)
@@ -453,9 +457,9 @@ def _evaluate_multitask(
     recipe = parse_recipe(
         {**data_values, "model_name_or_path": str(model_dir), "multitask": saved["multitask"]}
     )
-    tokenizer = load_tokenizer(checkpoint)
+    processor = load_processor(checkpoint)
     model = load_trained_classifier(checkpoint.path)
-    data = build_multitask_data(recipe, tokenizer, settings=settings, seed=saved.get("seed", 42))
+    data = build_multitask_data(recipe, processor, settings=settings, seed=saved.get("seed", 42))
     trained = {t["name"]: t["labels"] for t in model.config.tasks}
     found = {t["name"]: t["labels"] for t in data.tasks}
     if found != trained:
@@ -466,4 +470,4 @@ def _evaluate_multitask(
     if split not in data.encoded:
         raise DataError(f"The data has no {split!r} split; its splits are: {', '.join(data.encoded)}.")
     metric_suite = MultiTaskMetrics(data.tasks, {t.name: t.metrics for t in settings.tasks})
-    return _evaluate_split(model, tokenizer, data.encoded[split], metric_suite, split, batch_size)
+    return _evaluate_split(model, processor, data.encoded[split], metric_suite, split, batch_size)

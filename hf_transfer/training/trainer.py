@@ -9,6 +9,7 @@ import torch
 from transformers import Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 
+from ..data.images import KeepColumns, lazy_transform
 from ..strategies.schedules import parameter_groups
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ class TransferTrainer(Trainer):
             if self.train_sampler is not None
             else super()._get_train_sampler(train_dataset)
         )
+
+    def _remove_unused_columns(self, dataset, description: str | None = None):
+        """A dataset with a lazy transform (images) keeps its stored columns, which the transform reads; only the
+        model's inputs come out of the transform. Other datasets lose their unused columns as usual."""
+        transform = lazy_transform(dataset)
+        if transform is None or not self.args.remove_unused_columns:
+            return super()._remove_unused_columns(dataset, description)
+        self._set_signature_columns_if_needed()
+        return dataset.with_transform(KeepColumns(transform, self._signature_columns))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The stock loss; loss parts a wrapper returns (task_loss, domain_loss…) are kept for the logs."""

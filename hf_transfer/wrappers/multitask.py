@@ -192,7 +192,7 @@ class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
         super().__init__(config)
         self.backbone = AutoModel.from_config(config.backbone_config)
         self.main_input_name = self.backbone.main_input_name
-        hidden = feature_size(config.backbone_config)
+        hidden = feature_size(config.backbone_config, self.backbone)
         self.heads = nn.ModuleDict(
             {
                 task["name"]: nn.Sequential(

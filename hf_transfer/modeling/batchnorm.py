@@ -1,0 +1,54 @@
+"""Batch normalisation in transfer learning: frozen layers keep their statistics, and running averages move at
+PyTorch's usual pace.
+
+- A ``BatchNorm`` whose parameters are all frozen (feature extraction, the bottom of a top-N run, a PEFT base
+  model) runs in eval mode, also while the model trains: its pretrained running mean / variance are part of the
+  frozen feature extractor and must not drift towards the new data (checked at every call, so gradual unfreezing
+  switches a layer back to batch statistics once it trains).
+- ``transformers``' MobileNet ports create ``BatchNorm2d(momentum=0.997)``, TensorFlow's *decay*: in PyTorch this
+  replaces almost all of the running statistics with each batch's. Momenta above 0.5 are reset to 0.1.
+
+Example::
+
+    >>> reset_batchnorm_momentum(model); keep_frozen_batchnorm_in_eval(model)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from torch import nn
+
+logger = logging.getLogger(__name__)
+_HOOKED = "_hf_transfer_frozen_statistics"
+
+
+def _frozen_statistics(module: nn.Module, args) -> None:
+    if module.training and not any(p.requires_grad for p in module.parameters()):
+        module.train(False)
+
+
+def keep_frozen_batchnorm_in_eval(model: nn.Module) -> int:
+    """Make every batch-norm layer with frozen parameters use (and keep) its running statistics. Returns how
+    many layers are watched."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
+            if not getattr(module, _HOOKED, False):
+                module.register_forward_pre_hook(_frozen_statistics)
+                setattr(module, _HOOKED, True)
+            count += 1
+    return count
+
+
+def reset_batchnorm_momentum(model: nn.Module, momentum: float = 0.1) -> int:
+    """Set ``momentum`` on batch-norm layers whose momentum is a TensorFlow-style decay (> 0.5). Returns how many
+    were reset."""
+    reset = 0
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (module.momentum or 0) > 0.5:
+            module.momentum = momentum
+            reset += 1
+    if reset:
+        logger.info("Reset the running-average momentum of %d batch-norm layers to %s.", reset, momentum)
+    return reset
