@@ -297,6 +297,13 @@ class TransferTrainingArguments(TrainingArguments):
     logging_steps: float = field(
         default=50, metadata={"help": "Log every N steps (or a fraction of all steps)."}
     )
+    hub_commit_message: str | None = field(
+        default=None,
+        metadata={
+            "help": "Commit message of the upload when `push_to_hub: true` (default: 'Upload <run> with "
+            "hf_transfer'). hf_transfer pushes once, after the run is saved, never checkpoints."
+        },
+    )
 
     def __post_init__(self):
         if self.layerwise_lr_decay is not None and not 0 < self.layerwise_lr_decay <= 1:
@@ -309,6 +316,10 @@ class TransferTrainingArguments(TrainingArguments):
             # `accelerate launch --multi_gpu --num_processes N` on a CPU-only machine: without `use_cpu` every
             # process would train alone as rank 0 (same output folder); with it they form one DDP group (gloo).
             self.use_cpu = True
+        if not self.use_cpu and self.bf16 and not _has_accelerator():
+            self.use_cpu = (
+                True  # bf16 autocast on a CPU-only machine: transformers asks for `use_cpu` explicitly
+            )
         super().__post_init__()
 
 
@@ -443,7 +454,7 @@ class Recipe:
             resolved["multitask"] = self.multitask.multitask_config.to_dict()
         training_fields = {f.name for f in dataclasses.fields(TransferTrainingArguments)}
         for key, value in self.values.items():
-            if key in training_fields:
+            if key in training_fields and not key.endswith("_token"):  # secrets (hub_token) are never written
                 resolved[key] = _plain(value)
         resolved["output_dir"] = self.training.output_dir
         return resolved

@@ -33,6 +33,10 @@ class StrategyError(HfTransferError):
     """A transfer strategy is unknown or its options are invalid."""
 
 
+class PushError(HfTransferError):
+    """Exporting or uploading a trained model to the Hugging Face Hub failed (the message says how to retry)."""
+
+
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates closest to ``name`` (by difflib ratio, then by shared prefix)."""
     candidates = list(candidates)

@@ -1,9 +1,15 @@
 """Model cards rendered with ``huggingface_hub.ModelCard`` from the templates in ``model_cards/``.
 
+One template per kind of result: ``text_classification.md`` and ``image_classification.md`` (a stock or pooled
+single-task classifier), ``adapter.md`` (a PEFT adapter), ``domain_adapted.md`` (a domain-adaptation run) and
+``multitask.md`` (``MultiTaskModel``). The "How to use" snippet comes from ``_how_to_use.md`` and runs as written
+against the folder (or the Hub repo) it names. The metadata holds a ``model-index`` (one result per split, metric,
+dataset and task) that ``huggingface_hub``'s eval-results helpers read back.
+
 Example::
 
-    >>> from hf_transfer.hub import render_model_card
-    >>> card = render_model_card(recipe, metrics, load_path="outputs/run")
+    >>> from hf_transfer.hub import render_output_card
+    >>> card = render_output_card("outputs/run")          # reads recipe.yaml, metrics.json, config.json
     >>> card.data.pipeline_tag
     'text-classification'
 """
@@ -11,20 +17,24 @@ Example::
 from __future__ import annotations
 
 import importlib.metadata
+import json
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import ModelCard, ModelCardData
+import jinja2
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .data import BUILTIN_DATASETS
-from .modeling.backbones import is_hub_id
-from .modeling.prepared import PREPARED_CHECKPOINTS
+from .modeling.backbones import OFFLINE_CHECKPOINTS, is_hub_id, is_vision_config
+from .modeling.prepared import PREPARED_CHECKPOINTS, prepared_checkpoint_path
 from .strategies import STRATEGIES
 
 _PACKAGED_CARDS = Path(__file__).resolve().parent / "model_cards"
 MODEL_CARDS_DIR = (
     _PACKAGED_CARDS if _PACKAGED_CARDS.is_dir() else Path(__file__).resolve().parent.parent / "model_cards"
 )
+USAGE_TEMPLATE = "_how_to_use.md"
 VERSIONED = (
     "hf-transfer-learning",
     "transformers",
@@ -34,8 +44,129 @@ VERSIONED = (
     "accelerate",
     "evaluate",
     "tokenizers",
+    "huggingface_hub",
 )
 SKIPPED_METRICS = {"runtime", "samples_per_second", "steps_per_second", "epoch"}
+HYPER_PARAMETERS = (
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "weight_decay",
+    "warmup_steps",
+    "warmup_ratio",
+    "lr_scheduler_type",
+    "layerwise_lr_decay",
+    "label_smoothing_factor",
+    "optim",
+    "bf16",
+    "fp16",
+    "seed",
+    "train_sampling_strategy",
+)
+# Licence identifiers the Hub accepts in the `license` metadata field (a base model's declared licence outside
+# this list is named in the text, never put in the metadata).
+HUB_LICENCES = frozenset(
+    {
+        "apache-2.0",
+        "mit",
+        "openrail",
+        "bigscience-openrail-m",
+        "creativeml-openrail-m",
+        "bigscience-bloom-rail-1.0",
+        "bigcode-openrail-m",
+        "afl-3.0",
+        "artistic-2.0",
+        "bsl-1.0",
+        "bsd",
+        "bsd-2-clause",
+        "bsd-3-clause",
+        "bsd-3-clause-clear",
+        "c-uda",
+        "cc",
+        "cc0-1.0",
+        "cc-by-2.0",
+        "cc-by-2.5",
+        "cc-by-3.0",
+        "cc-by-4.0",
+        "cc-by-sa-3.0",
+        "cc-by-sa-4.0",
+        "cc-by-nc-2.0",
+        "cc-by-nc-3.0",
+        "cc-by-nc-4.0",
+        "cc-by-nd-4.0",
+        "cc-by-nc-nd-3.0",
+        "cc-by-nc-nd-4.0",
+        "cc-by-nc-sa-2.0",
+        "cc-by-nc-sa-3.0",
+        "cc-by-nc-sa-4.0",
+        "cdla-sharing-1.0",
+        "cdla-permissive-1.0",
+        "cdla-permissive-2.0",
+        "wtfpl",
+        "ecl-2.0",
+        "epl-1.0",
+        "epl-2.0",
+        "eupl-1.1",
+        "agpl-3.0",
+        "gfdl",
+        "gpl",
+        "gpl-2.0",
+        "gpl-3.0",
+        "lgpl",
+        "lgpl-2.1",
+        "lgpl-3.0",
+        "isc",
+        "lppl-1.3c",
+        "ms-pl",
+        "mpl-2.0",
+        "odc-by",
+        "odbl",
+        "openrail++",
+        "osl-3.0",
+        "postgresql",
+        "ofl-1.1",
+        "ncsa",
+        "unlicense",
+        "zlib",
+        "pddl",
+        "lgpl-lr",
+        "llama2",
+        "llama3",
+        "llama3.1",
+        "llama3.2",
+        "gemma",
+        "other",
+    }
+)
+# Base models whose licence is known here even when their card is not at hand (e.g. offline, from a package).
+BASE_MODEL_LICENCES = {"sentence-transformers/all-MiniLM-L6-v2": "apache-2.0"}
+ADAPTER_KEYS = (
+    "peft_type",
+    "task_type",
+    "r",
+    "lora_alpha",
+    "lora_dropout",
+    "alpha",
+    "module_dropout",
+    "use_rslora",
+    "use_dora",
+    "init_r",
+    "target_r",
+    "target_modules",
+    "feedforward_modules",
+    "layers_to_transform",
+    "layers_pattern",
+    "modules_to_save",
+    "bias",
+)
+LAMBDA_FORMULAS = {
+    "ganin": "λ(p) = λ_max · (2 / (1 + exp(−γ·p)) − 1)",
+    "linear": "λ(p) = λ_max · p",
+    "constant": "λ(p) = λ_max",
+}
+EXAMPLE_TEXT = "A gorgeous, moving film."
 
 
 def _versions() -> dict[str, str]:
@@ -48,22 +179,61 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def describe_dataset(data: dict[str, Any]) -> tuple[list[str] | None, str]:
-    """Card metadata ``datasets`` (Hub ids only: local and built-in data would break it) and a description."""
-    name, config = data.get("dataset_name"), data.get("dataset_config_name")
+def describe_dataset(data: dict[str, Any], prefix: str = "") -> tuple[list[str] | None, str]:
+    """Card metadata ``datasets`` (Hub ids only: local and built-in data would break it) and a description.
+
+    ``prefix="target_"`` describes a domain-adaptation target from the ``target_*`` recipe keys.
+    """
+    name, config = data.get(prefix + "dataset_name"), data.get(prefix + "dataset_config_name")
+    degrade = data.get(prefix + "degrade")
+    degraded = (
+        f" Images degraded with {', '.join(degrade)} (severity {data.get(prefix + 'degrade_severity')})."
+        if degrade
+        else ""
+    )
     if name in BUILTIN_DATASETS:
         spec = BUILTIN_DATASETS[name]
         return None, (
             f"The hf_transfer built-in dataset `{name}` (config `{config or spec.default_config}`): "
-            f"{spec.description} Loaded offline with `hf_transfer.load_builtin_dataset`."
+            f"{spec.description} Loaded offline with `hf_transfer.load_builtin_dataset`.{degraded}"
         )
-    if is_hub_id(name):
+    if name and is_hub_id(name):
         return [name], f"The Hub dataset [{name}](https://huggingface.co/datasets/{name})" + (
             f", config `{config}`." if config else "."
-        )
-    files = [Path(data[k]).name for k in ("train_file", "validation_file", "test_file") if data.get(k)]
+        ) + degraded
+    files = [
+        Path(data[prefix + k]).name
+        for k in ("train_file", "validation_file", "test_file")
+        if data.get(prefix + k)
+    ]
     source = f"local files ({', '.join(files)})" if files else f"a local dataset ({Path(str(name)).name})"
-    return None, f"Private data: {source}; not published with the model."
+    return None, f"Private data: {source}; not published with the model.{degraded}"
+
+
+def dataset_reference(data: dict[str, Any], prefix: str = "", modality: str = "text") -> dict[str, Any]:
+    """The ``model-index`` dataset of a recipe's data: its Hub id, or for built-in / local data a descriptive
+    name and its format (never a local path)."""
+    name, config = data.get(prefix + "dataset_name"), data.get(prefix + "dataset_config_name")
+    if name in BUILTIN_DATASETS:
+        config = config or BUILTIN_DATASETS[name].default_config
+        return {
+            "dataset_type": name,
+            "dataset_name": f"{name} (hf_transfer built-in)",
+            "dataset_config": config,
+        }
+    if name and is_hub_id(name):
+        return {"dataset_type": name, "dataset_name": name, "dataset_config": config}
+    files = [data[prefix + k] for k in ("train_file", "validation_file", "test_file") if data.get(prefix + k)]
+    if files:
+        suffix = Path(files[0]).suffix.lstrip(".").lower()
+        kind = {"jsonl": "json", "tsv": "csv", "txt": "text"}.get(suffix, suffix)
+        return {"dataset_type": kind, "dataset_name": "local files", "dataset_config": None}
+    kind = "imagefolder" if modality == "image" else "local"
+    return {
+        "dataset_type": kind,
+        "dataset_name": f"local dataset {Path(str(name)).name}",
+        "dataset_config": None,
+    }
 
 
 def _local_link(base_model: str) -> str:
@@ -73,18 +243,256 @@ def _local_link(base_model: str) -> str:
     return base_model
 
 
+def base_model_markdown(base_model: str) -> str:
+    """The base model for the card's text: a Hub link, a prepared conversion's source, or a local folder's name
+    (never a link to a path on this machine)."""
+    if base_model in PREPARED_CHECKPOINTS:
+        return (
+            f"[{base_model}]({_local_link(base_model)}) (converted locally by `hf-transfer prepare-models` from "
+            f"`{PREPARED_CHECKPOINTS[base_model].requirement}`)"
+        )
+    if is_hub_id(base_model):
+        return f"[{base_model}](https://huggingface.co/{base_model})"
+    return f"`{Path(base_model).name}` (a local checkpoint folder)"
+
+
+def _card_licence(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return ModelCard.load(path).data.to_dict().get("license")
+    except Exception:  # not a card, or broken metadata: no licence known from it
+        return None
+
+
+def base_model_licence(base_model: str, source: str | None = None) -> str | None:
+    """The base model's licence as its card declares it (local folder, installed package, prepared conversion or
+    the Hub cache; never the network), else a known one, else None."""
+    readme: Path | None = None
+    if base_model in PREPARED_CHECKPOINTS:
+        prepared = prepared_checkpoint_path(base_model)
+        readme = prepared / "README.md" if prepared else None
+        declared = _card_licence(readme)
+        return declared or PREPARED_CHECKPOINTS[base_model].licence.split()[0].lower()
+    if Path(base_model).expanduser().is_dir():
+        readme = Path(base_model).expanduser() / "README.md"
+    elif source and source.startswith("package:") and base_model in OFFLINE_CHECKPOINTS:
+        folder = OFFLINE_CHECKPOINTS[base_model].path()
+        readme = folder / "README.md" if folder else None
+    elif is_hub_id(base_model):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(base_model, "README.md")
+        readme = Path(cached) if isinstance(cached, str) else None
+    return _card_licence(readme) or BASE_MODEL_LICENCES.get(base_model)
+
+
 def model_kind(model) -> str:
     """How a saved model loads: ``adapter`` (stock PEFT folder), ``pooled-adapter`` (PEFT on hf_transfer's
     pooled head), ``pooled`` (hf_transfer's PooledClassifier), ``multitask`` / ``multitask-adapter``
     (hf_transfer's MultiTaskModel, alone or under a PEFT adapter) or ``stock``."""
     base = model.get_base_model() if hasattr(model, "peft_config") else model
-    model_type = getattr(base.config, "model_type", "")
+    return _kind(getattr(base.config, "model_type", ""), hasattr(model, "peft_config"))
+
+
+def _kind(model_type: str, adapter: bool) -> str:
     if model_type == "hf_transfer_multitask":
-        return "multitask-adapter" if hasattr(model, "peft_config") else "multitask"
+        return "multitask-adapter" if adapter else "multitask"
     pooled = model_type == "hf_transfer_pooled_classifier"
-    if hasattr(model, "peft_config"):
+    if adapter:
         return "pooled-adapter" if pooled else "adapter"
     return "pooled" if pooled else "stock"
+
+
+def saved_model_kind(path: str | Path) -> str:
+    """:func:`model_kind` of a folder saved by hf_transfer, read from its files (no model is loaded)."""
+    path = Path(path)
+    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+    return _kind(config.get("model_type", ""), (path / "adapter_config.json").is_file())
+
+
+def trainable_groups(model) -> list[dict[str, Any]] | None:
+    """What trained, per part of the model (embeddings / stem, each block, top, head): trainable and total
+    parameters; None when the model has no recognisable block list."""
+    from .modeling.blocks import assign_groups
+
+    try:
+        groups = assign_groups(model)
+    except Exception:  # no block list to report on: the card shows the totals only
+        return None
+    totals: dict[tuple[int, str], list[int]] = {}
+    for name, parameter in model.named_parameters():
+        counts = totals.setdefault(groups[name], [0, 0])
+        counts[0] += parameter.numel() if parameter.requires_grad else 0
+        counts[1] += parameter.numel()
+    return [
+        {"group": label, "trainable": trainable, "total": total}
+        for (_, label), (trainable, total) in sorted(totals.items())
+    ]
+
+
+def template_name(kind: str, modality: str = "text", domain_adapted: bool = False) -> str:
+    """The card template of a result: multi-task, domain-adapted, adapter, or a text / image classifier."""
+    if kind.startswith("multitask"):
+        return "multitask.md"
+    if domain_adapted:
+        return "domain_adapted.md"
+    if kind.endswith("adapter"):
+        return "adapter.md"
+    return "image_classification.md" if modality == "image" else "text_classification.md"
+
+
+def _results(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {
+        split: {
+            k: v
+            for k, v in metrics[split].items()
+            if k not in SKIPPED_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        for split in ("validation", "test", "target_test")
+        if split in metrics
+    }
+
+
+def eval_results(
+    recipe_values: dict[str, Any],
+    results: dict[str, dict[str, float]],
+    pipeline_tag: str,
+    modality: str,
+    tasks: list[dict] | None = None,
+) -> list[EvalResult]:
+    """The ``model-index`` entries: every metric (not the loss) of every split; the target domain's test split
+    against the target dataset; a multi-task model's metrics per task (named ``<task> <metric>``), against each
+    task's data."""
+    source = dataset_reference(recipe_values, modality=modality)
+    target = dataset_reference(recipe_values, "target_", modality) if "target_test" in results else None
+    entries = []
+    if tasks:
+        specs = _task_specs(recipe_values)
+        for task in tasks:
+            spec = specs.get(task["name"])
+            data = source
+            if spec is not None and spec.has_own_data:
+                data = dataset_reference(
+                    {k: getattr(spec, k) for k in ("dataset_name", "dataset_config_name", "train_file")},
+                    modality=modality,
+                )
+            for split in ("validation", "test"):
+                for metric in task.get("metrics") or ():
+                    value = results.get(split, {}).get(f"{task['name']}_{metric}")
+                    if value is not None:
+                        entries.append(
+                            EvalResult(  # the task in the metric's name: the model-index groups by data
+                                task_type=pipeline_tag,
+                                **data,
+                                dataset_split=split,
+                                metric_type=metric,
+                                metric_name=f"{task['name']} {metric}",
+                                metric_value=float(value),
+                            )
+                        )
+        return entries
+    for split, values in results.items():
+        data, dataset_split = (target, "test") if split == "target_test" else (source, split)
+        for metric, value in values.items():
+            if metric != "loss":
+                entries.append(
+                    EvalResult(
+                        task_type=pipeline_tag,
+                        **data,
+                        dataset_split=dataset_split,
+                        metric_type=metric,
+                        metric_value=float(value),
+                    )
+                )
+    return entries
+
+
+def _task_specs(recipe_values: dict[str, Any]) -> dict[str, Any]:
+    if not recipe_values.get("multitask"):
+        return {}
+    from .multitask.config import MultiTaskSettings
+
+    return {spec.name: spec for spec in MultiTaskSettings.from_spec(recipe_values["multitask"]).tasks}
+
+
+def _task_results(tasks: list[dict], results: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Rows ``{task, metric, <split>: value}`` for a multi-task model, then the means over tasks."""
+    rows = []
+    for task in tasks:
+        for metric in task.get("metrics") or ():
+            key = f"{task['name']}_{metric}"
+            rows.append(
+                {"task": task["name"], "metric": metric, **{s: v.get(key) for s, v in results.items()}}
+            )
+    means = sorted({k for values in results.values() for k in values if k.startswith("mean_")})
+    for key in means:
+        rows.append({"task": "mean", "metric": key[5:], **{s: v.get(key) for s, v in results.items()}})
+    return rows
+
+
+def _adapter_options(adapter: dict[str, Any] | None) -> dict[str, Any]:
+    if not adapter:
+        return {}
+    options = {}
+    for key in ADAPTER_KEYS:
+        value = adapter.get(key)
+        if value is None or value == [] or value == {} or value is False:
+            continue
+        if key in ("target_modules", "modules_to_save", "feedforward_modules") and isinstance(value, list):
+            value = sorted(set(value))
+        options[key] = value
+    return options
+
+
+def _domain(recipe_values: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any] | None:
+    report = metrics.get("domain_adaptation")
+    if not report:
+        return None
+    config = dict(report.get("config") or {})
+    _, target_description = describe_dataset(recipe_values, "target_")
+    return {
+        "config": config,
+        "formula": LAMBDA_FORMULAS.get(config.get("lambda_schedule", ""), ""),
+        "target_description": target_description,
+        "target_rows": report.get("target_rows") or {},
+        "proxy_before": report.get("proxy_a_distance_before"),
+        "proxy_after": report.get("proxy_a_distance_after"),
+        "plot": report.get("plot"),
+    }
+
+
+def usage_snippet(
+    kind: str,
+    modality: str,
+    source: str,
+    on_hub: bool = False,
+    max_length: int | None = None,
+    image_size: int | None = None,
+    adapter_base: str | None = None,
+    merged: bool = False,
+    pooling: str = "",
+) -> str:
+    """The "How to use" section: a Python block that runs as written against ``source`` (a folder, or a Hub repo
+    id when ``on_hub``), and what it needs. Stock and adapter folders need no hf_transfer."""
+    adapter_base_on_hub = bool(adapter_base) and adapter_base not in PREPARED_CHECKPOINTS
+    if kind == "adapter" and not adapter_base_on_hub:
+        kind = "hf_transfer-adapter"  # the base is converted locally by hf_transfer: its loader finds it
+    template = jinja2.Template((MODEL_CARDS_DIR / USAGE_TEMPLATE).read_text(encoding="utf-8"))
+    return template.render(
+        kind=kind,
+        modality=modality,
+        source=source,
+        on_hub=on_hub,
+        max_length=max_length,
+        image_size=image_size or 96,
+        trained_image_size=image_size,
+        adapter_base=adapter_base,
+        adapter_base_local=bool(adapter_base) and not is_hub_id(adapter_base),
+        merged=merged,
+        pooling=pooling,
+        example_text=EXAMPLE_TEXT,
+    ).strip()
 
 
 def render_model_card(
@@ -95,80 +503,141 @@ def render_model_card(
     pooling: str = "",
     tasks: list[dict] | None = None,
     modality: str = "text",
+    *,
+    adapter: dict[str, Any] | None = None,
+    merged: bool = False,
+    repo_id: str | None = None,
+    model_name: str | None = None,
 ) -> ModelCard:
-    """A card for a text or image (``modality``) classifier trained by :func:`hf_transfer.train`: single-task,
-    or multi-task when ``kind`` is ``multitask`` / ``multitask-adapter`` (``tasks``: the model's task table)."""
+    """A card for a model trained by :func:`hf_transfer.train`: a text or image (``modality``) classifier, an
+    adapter (``adapter``: its ``adapter_config.json``; ``merged``: a ``merged/`` folder beside it), a
+    domain-adapted model (``metrics["domain_adaptation"]``) or a multi-task model (``tasks``: its task table).
+
+    The snippet loads from ``repo_id`` when given, else from ``load_path``.
+    """
     pipeline_tag = "image-classification" if modality == "image" else "text-classification"
     base_model = recipe_values["model_name_or_path"]
     on_hub = is_hub_id(base_model) and base_model not in PREPARED_CHECKPOINTS
+    licence = base_model_licence(base_model, metrics.get("model_source"))
     datasets, dataset_description = describe_dataset(recipe_values)
+    domain = _domain(recipe_values, metrics)
+    if domain is not None:
+        target_datasets, _ = describe_dataset(recipe_values, "target_")
+        datasets = sorted(set(datasets or []) | set(target_datasets or [])) or None
+    for spec in _task_specs(recipe_values).values():
+        if spec.dataset_name and is_hub_id(spec.dataset_name) and spec.dataset_name not in BUILTIN_DATASETS:
+            datasets = sorted(set(datasets or []) | {spec.dataset_name})
     strategy = dict(metrics["strategy"])
     strategy_type = strategy.pop("type")
     strategy_class = STRATEGIES[strategy_type][1] if strategy_type in STRATEGIES else None
-    results = {
-        split: {
-            k: v
-            for k, v in metrics[split].items()
-            if k not in SKIPPED_METRICS and isinstance(v, (int, float))
-        }
-        for split in ("validation", "test", "target_test")
-        if split in metrics
-    }
+    results = _results(metrics)
     metric_names = sorted({k for values in results.values() for k in values if k != "loss"}) + ["loss"]
     hyper_parameters = {
         key: recipe_values[key]
-        for key in (
-            "learning_rate",
-            "num_train_epochs",
-            "max_steps",
-            "per_device_train_batch_size",
-            "weight_decay",
-            "warmup_steps",
-            "lr_scheduler_type",
-            *(("image_size",) if modality == "image" else ("max_length",)),
-            "seed",
-            "train_sampling_strategy",
-        )
-        if key in recipe_values
+        for key in (*HYPER_PARAMETERS, "image_size" if modality == "image" else "max_length")
+        if recipe_values.get(key) is not None
     }
+    if metrics.get("processes", 1) > 1:
+        hyper_parameters["processes"] = metrics["processes"]
+    name = model_name or (repo_id.split("/")[-1] if repo_id else Path(load_path).name)
     card_data = ModelCardData(
         base_model=base_model if on_hub else None,
+        license=licence if licence in HUB_LICENCES else None,
         datasets=datasets,
         library_name="peft" if kind.endswith("adapter") else "transformers",
         pipeline_tag=pipeline_tag,
         tags=["hf_transfer", "transfer-learning", pipeline_tag, strategy_type]
-        + (["multi-task"] if kind.startswith("multitask") else []),
+        + (["multi-task"] if kind.startswith("multitask") else [])
+        + (["domain-adaptation", domain["config"].get("type", "dann")] if domain else []),
         metrics=[m for m in metric_names if m != "loss"],
+        model_name=name,
+        eval_results=eval_results(recipe_values, results, pipeline_tag, modality, tasks) or None,
+    )
+    adapter_base = (adapter or {}).get("base_model_name_or_path") or (base_model if adapter else None)
+    how_to_use = usage_snippet(
+        kind,
+        modality,
+        repo_id or str(load_path),
+        on_hub=bool(repo_id),
+        max_length=recipe_values.get("max_length"),
+        image_size=recipe_values.get("image_size"),
+        adapter_base=adapter_base,
+        merged=merged,
+        pooling=pooling,
     )
     return ModelCard.from_template(
         card_data,
-        template_path=str(
-            MODEL_CARDS_DIR
-            / (
-                "multitask.md"
-                if kind.startswith("multitask")
-                else f"{'image' if modality == 'image' else 'text'}_classification.md"
-            )
-        ),
+        template_path=str(MODEL_CARDS_DIR / template_name(kind, modality, domain is not None)),
         modality=modality,
         image_size=recipe_values.get("image_size"),
         tasks=tasks or [],
-        model_name=Path(load_path).name,
+        task_results=_task_results(tasks or [], results),
+        model_name=name,
         base_model_display=base_model if is_hub_id(base_model) else Path(base_model).name,
         base_model_link=f"https://huggingface.co/{base_model}" if on_hub else _local_link(base_model),
+        base_model_md=base_model_markdown(base_model),
+        base_model_on_hub=on_hub,
+        licence=licence,
+        licence_in_metadata=licence in HUB_LICENCES,
         strategy_type=strategy_type,
         strategy_description=(strategy_class.__doc__ or "").strip().splitlines()[0] if strategy_class else "",
-        strategy_options=strategy,
+        strategy_options={k: v for k, v in strategy.items() if v is not None and v != {} and v != []},
         parameters=metrics["parameters"],
+        groups=metrics.get("trainable_groups") or [],
         labels=metrics["labels"],
         dataset_description=dataset_description,
         rows=metrics["rows"],
         results=results,
         metric_names=metric_names,
         hyper_parameters=hyper_parameters,
-        load_path=load_path,
+        load_path=str(load_path),
+        repo_id=repo_id,
         model_kind=kind,
         pooling=pooling,
-        example_text="A gorgeous, moving film.",
+        adapter_options=_adapter_options(adapter),
+        adapter_base=adapter_base,
+        merged=merged,
+        domain=domain,
+        how_to_use=how_to_use,
+        example_text=EXAMPLE_TEXT,
         versions=_versions(),
+    )
+
+
+def render_output_card(
+    output_dir: str | Path,
+    load_path: str | Path | None = None,
+    repo_id: str | None = None,
+    model_name: str | None = None,
+) -> ModelCard:
+    """The card of a folder written by :func:`hf_transfer.train`, from its ``recipe.yaml``, ``metrics.json`` and
+    model files alone (no model is loaded). The snippet loads from ``repo_id`` when given, else from
+    ``load_path`` (default: the folder itself)."""
+    from transformers import AutoConfig
+
+    output_dir = Path(output_dir)
+    recipe_values = yaml.safe_load((output_dir / "recipe.yaml").read_text(encoding="utf-8")) or {}
+    metrics = json.loads((output_dir / "metrics.json").read_text(encoding="utf-8"))
+    kind = saved_model_kind(output_dir)
+    config = AutoConfig.from_pretrained(output_dir)
+    tasks = None
+    if kind.startswith("multitask"):
+        specs = _task_specs(recipe_values)
+        tasks = [
+            {**task, "metrics": specs[task["name"]].metrics if task["name"] in specs else []}
+            for task in config.tasks
+        ]
+    adapter_file = output_dir / "adapter_config.json"
+    return render_model_card(
+        recipe_values,
+        metrics,
+        load_path=str(load_path if load_path is not None else output_dir),
+        kind=kind,
+        pooling=getattr(config, "pooling", "") or "",
+        tasks=tasks,
+        modality="image" if is_vision_config(config) else "text",
+        adapter=json.loads(adapter_file.read_text()) if adapter_file.is_file() else None,
+        merged=(output_dir / "merged" / "config.json").is_file(),
+        repo_id=repo_id,
+        model_name=model_name or output_dir.name,
     )

@@ -49,6 +49,10 @@ def hyper_parameters(args) -> dict:
     values = {key: recipe[key] for key in TRAINING_KEYS if key in recipe}
     if args.epochs is not None:
         values["num_train_epochs"] = args.epochs
+    if getattr(
+        args, "per_device_train_batch_size", None
+    ):  # benchmark_scale.py: the same global batch on N ranks
+        values["per_device_train_batch_size"] = args.per_device_train_batch_size
     return {
         **values,
         "train_sampling_strategy": "group_by_length",
@@ -78,6 +82,7 @@ def run_hf_transfer(args, output_dir: str) -> dict:
     return {
         "test_accuracy": result.metrics["test"]["accuracy"],
         "train_runtime": result.metrics["train"]["train_runtime"],
+        "train_samples_per_second": result.metrics["train"]["train_samples_per_second"],
         "steps": result.trainer.state.global_step,
     }
 
@@ -88,6 +93,7 @@ def run_plain_trainer(args, output_dir: str) -> dict:
 
     import datasets
     import numpy as np
+    import torch
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -132,9 +138,17 @@ def run_plain_trainer(args, output_dir: str) -> dict:
             )
         }
 
+    # Under a multi-process launch on a CPU-only machine the plain Trainer needs `use_cpu=True` to form one DDP
+    # group (hf_transfer sets it by itself); with one process it changes nothing.
+    multi_process_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     trainer = Trainer(
         model=model,
-        args=TrainingArguments(output_dir=output_dir, dataloader_pin_memory=False, **hyper_parameters(args)),
+        args=TrainingArguments(
+            output_dir=output_dir,
+            dataloader_pin_memory=False,
+            use_cpu=multi_process_cpu,
+            **hyper_parameters(args),
+        ),
         train_dataset=splits["train"],
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
@@ -147,6 +161,7 @@ def run_plain_trainer(args, output_dir: str) -> dict:
     return {
         "test_accuracy": test["test_accuracy"],
         "train_runtime": train_output.metrics["train_runtime"],
+        "train_samples_per_second": train_output.metrics["train_samples_per_second"],
         "steps": trainer.state.global_step,
     }
 

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from hf_transfer.config import (
@@ -193,3 +194,50 @@ def test_shipped_recipes_parse(path):
     recipe = parse_recipe(path)
     assert recipe.model.model_name_or_path
     assert recipe.strategy.strategy_config.type
+
+
+LAUNCH_CONFIGS = sorted((RECIPES_DIR / "accelerate").glob("*.yaml"))
+
+
+def test_launch_configs_are_not_recipes():
+    assert LAUNCH_CONFIGS and not set(LAUNCH_CONFIGS) & set(shipped_recipes())
+    with pytest.raises(RecipeError, match="accelerate launch config, not a recipe"):
+        resolve_recipe_path("accelerate/cpu_2proc_ddp")
+
+
+@pytest.mark.parametrize("path", LAUNCH_CONFIGS, ids=lambda p: p.stem)
+def test_launch_configs_load_with_accelerate(path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(path))  # accelerate's own parser: unknown keys would fail here
+    expected = {
+        "cpu_2proc_ddp": ("MULTI_GPU", 2, "no"),
+        "gpu_1_bf16": ("NO", 1, "bf16"),
+        "multi_gpu_ddp": ("MULTI_GPU", 4, "bf16"),
+        "fsdp": ("FSDP", 4, "bf16"),
+        "deepspeed_zero2": ("DEEPSPEED", 4, "bf16"),
+        "two_node_ddp": ("MULTI_GPU", 8, "bf16"),
+    }[path.stem]
+    assert (config.distributed_type.name, config.num_processes, str(config.mixed_precision)) == expected
+    assert "accelerate launch --config_file configs/accelerate/" in path.read_text()  # documented usage
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU-only default")
+def test_bf16_on_a_cpu_only_machine_autocasts_on_the_cpu(tmp_path):
+    recipe = parse_recipe(
+        {"model_name_or_path": "x", "dataset_name": "digits", "bf16": True, "output_dir": str(tmp_path)}
+    )
+    assert recipe.training.bf16 and recipe.training.use_cpu
+
+
+def test_a_hub_token_in_a_recipe_is_never_written_back(tmp_path):
+    recipe = parse_recipe(
+        {
+            "model_name_or_path": "x",
+            "dataset_name": "digits",
+            "hub_token": "hf_secretsecretsecret",
+            "output_dir": str(tmp_path / "out"),
+        }
+    )
+    recipe.save(tmp_path / "recipe.yaml")
+    assert "hf_secret" not in (tmp_path / "recipe.yaml").read_text() and "hub_token" not in recipe.to_dict()

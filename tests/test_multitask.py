@@ -370,10 +370,10 @@ def test_a_shared_lora_adapter_saves_every_head_and_reloads(tiny_recipe):
         torch.testing.assert_close(reloaded(**inputs).logits, model(**inputs).logits)
 
 
-def test_two_process_data_parallel_run_with_a_different_task_on_each_rank(tiny_recipe, tmp_path):
-    """DDP (gloo, 2 CPU processes): with round-robin sampling rank 0 always draws sentiment batches and rank 1
-    domain batches, so every step's heads differ across ranks; the masked loss keeps every head in the graph,
-    so DDP needs no find_unused_parameters and both heads train."""
+def test_two_process_data_parallel_run_over_two_task_datasets(tiny_recipe, tmp_path):
+    """DDP (gloo, 2 CPU processes) with two task datasets and round-robin sampling: each step's global batch is
+    one task's on both ranks, the other head is absent; the masked loss keeps every head in the graph, so DDP
+    needs no find_unused_parameters and both heads train."""
     import subprocess
     import sys
 
@@ -401,7 +401,7 @@ def test_two_process_data_parallel_run_with_a_different_task_on_each_rank(tiny_r
     assert {"sentiment_accuracy", "domain_accuracy"} <= set(metrics["test"])
     state = json.loads((tmp_path / "run-bert" / "trainer_state.json").read_text())
     logged = [e for e in state["log_history"] if "loss" in e]
-    # each rank drew one task only; the logged parts are gathered over both ranks
+    # steps alternate tasks; each log (every 2 steps) carries both tasks' losses, gathered over the ranks
     assert all("loss_sentiment" in e and "loss_domain" in e for e in logged)
 
 

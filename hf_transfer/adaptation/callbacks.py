@@ -27,7 +27,12 @@ def find_wrapper(model):
 
 
 class LambdaScheduleCallback(TrainerCallback):
-    """Sets the reversal layer's λ from ``global_step / max_steps`` before every optimizer step."""
+    """Sets the reversal layer's λ from ``global_step / max_steps`` before every optimizer step.
+
+    λ depends on nothing else, and a resumed run restores ``global_step`` from its checkpoint (``max_steps`` is
+    the run's), so the schedule continues where the interrupted run stopped; with gradient accumulation it moves
+    once per optimizer step, not per micro-batch.
+    """
 
     def __init__(self, config: AdaptationConfig):
         self.config = config

@@ -17,6 +17,8 @@ from .list_datasets import datasets_command_parser
 from .list_strategies import strategies_command_parser
 from .predict import predict_command_parser
 from .prepare_models import prepare_models_command_parser
+from .push import push_command_parser
+from .report import report_command_parser
 from .train import train_command_parser
 
 
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         datasets_command_parser,
         strategies_command_parser,
         prepare_models_command_parser,
+        push_command_parser,
+        report_command_parser,
     ):
         register(subparsers)
     return parser

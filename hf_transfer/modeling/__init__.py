@@ -1,9 +1,11 @@
-"""Checkpoint loading, offline resolution and architecture-generic model structure."""
+"""Checkpoint loading, offline resolution (installed packages, locally prepared conversions) and
+architecture-generic model structure."""
 
 from .backbones import (
     OFFLINE_CHECKPOINTS,
     OfflineCheckpoint,
     ResolvedCheckpoint,
+    is_vision_config,
     load_classifier,
     load_multitask_model,
     load_processor,
@@ -12,6 +14,7 @@ from .backbones import (
 )
 from .blocks import BlockLayout, assign_groups, find_blocks, format_trainable_table, layout_of
 from .pooled import POOLINGS, PooledClassifier, PooledClassifierConfig, sentence_transformers_pooling
+from .prepared import PREPARED_CHECKPOINTS, prepare_checkpoint, prepared_checkpoint_path
 from .structure import count_parameters, format_module_tree, module_rows, split_backbone_and_head
 
 __all__ = [
@@ -29,8 +32,10 @@ __all__ = [
     "ResolvedCheckpoint",
     "count_parameters",
     "format_module_tree",
-    "input_channels",
     "is_vision_config",
+    "PREPARED_CHECKPOINTS",
+    "prepare_checkpoint",
+    "prepared_checkpoint_path",
     "load_multitask_model",
     "load_classifier",
     "load_processor",

@@ -159,11 +159,6 @@ def is_vision_config(config: PretrainedConfig) -> bool:
     return hasattr(config, "num_channels") and not hasattr(config, "vocab_size")
 
 
-def input_channels(config: PretrainedConfig) -> int:
-    """Colour channels an image backbone takes (3 unless its config says otherwise)."""
-    return int(getattr(backbone_config(config), "num_channels", 3) or 3)
-
-
 def load_processor(checkpoint: ResolvedCheckpoint, tokenizer_name: str | None = None, revision: str = "main"):
     """The checkpoint's tokenizer, or its image processor when it is an image backbone.
 

@@ -194,7 +194,16 @@ class TaskBatchSampler(Sampler[int]):
     source is drawn with probability ``p_i ∝ n_i`` (``proportional``), ``p_i ∝ n_i^(1/T)`` (``temperature``), or
     in turn (``round_robin``); within a source, rows come from a reshuffled cycle, so a small task repeats and
     every batch is full. An epoch is ``Σ_i ceil(n_i / batch_size)`` batches. Seeded by ``seed`` + epoch, so every
-    data-parallel rank draws the same order (accelerate then gives each rank whole batches).
+    data-parallel rank draws the same order (accelerate then gives each rank whole batches), and a resumed run that
+    skips the first batches of an epoch sees the rest of the same order.
+
+    One optimizer step reads ``N · A`` consecutive batches of this order (``N`` processes, accelerate giving rank
+    ``r`` every N-th batch, times ``A`` accumulation steps). :meth:`set_step_batches` (called by
+    :class:`~hf_transfer.training.trainer.TransferTrainer` with ``N · A``) makes a step, not a batch, the unit
+    drawn from one source: each step takes ``N · A · batch_size`` rows of one source and deals them out in order,
+    exactly as one process with batch ``N · A · batch_size`` draws its batch. So every rank and micro-batch of a
+    step holds the same task, each step's rows equal the 1-process run's, and an epoch is
+    ``Σ_i ceil(n_i / (N · A · batch_size))`` steps.
     """
 
     def __init__(
@@ -209,9 +218,16 @@ class TaskBatchSampler(Sampler[int]):
             raise DataError(f"Every task's data needs training rows; rows per source: {source_rows}.")
         self.source_rows, self.batch_size = list(source_rows), batch_size
         self.sampling, self.temperature = sampling, temperature
-        self.num_batches = sum(math.ceil(n / batch_size) for n in source_rows)
         self.offsets = [sum(source_rows[:i]) for i in range(len(source_rows))]
         self.seed, self.epoch = seed, 0
+        self.set_step_batches(1)
+
+    def set_step_batches(self, step_batches: int) -> None:
+        """How many consecutive batches of this order make one optimizer step (processes × accumulation)."""
+        self.step_batches = max(1, int(step_batches))
+        self.step_size = self.batch_size * self.step_batches
+        self.num_steps = sum(math.ceil(n / self.step_size) for n in self.source_rows)
+        self.num_batches = self.num_steps * self.step_batches
 
     @property
     def probabilities(self) -> list[float]:
@@ -232,17 +248,18 @@ class TaskBatchSampler(Sampler[int]):
         return self.num_batches * self.batch_size
 
     def batch_sources(self, generator: torch.Generator) -> list[int]:
+        """The source of each step (of each batch, when a step is one batch)."""
         if self.sampling == "round_robin":
-            return [b % len(self.source_rows) for b in range(self.num_batches)]
+            return [b % len(self.source_rows) for b in range(self.num_steps)]
         weights = torch.tensor(self.probabilities)
-        return torch.multinomial(weights, self.num_batches, replacement=True, generator=generator).tolist()
+        return torch.multinomial(weights, self.num_steps, replacement=True, generator=generator).tolist()
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         streams: list[list[int]] = [[] for _ in self.source_rows]
         for source in self.batch_sources(generator):
             stream = streams[source]
-            while len(stream) < self.batch_size:
+            while len(stream) < self.step_size:
                 stream += torch.randperm(self.source_rows[source], generator=generator).tolist()
-            batch, streams[source] = stream[: self.batch_size], stream[self.batch_size :]
-            yield from (self.offsets[source] + i for i in batch)
+            rows, streams[source] = stream[: self.step_size], stream[self.step_size :]
+            yield from (self.offsets[source] + i for i in rows)

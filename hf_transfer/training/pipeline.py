@@ -40,7 +40,7 @@ from ..data import (
 )
 from ..data.images import without_augmentation
 from ..errors import DataError, RecipeError, StrategyError
-from ..hub import model_kind, render_model_card
+from ..hub import render_output_card, trainable_groups
 from ..metrics import MetricSuite
 from ..modeling import (
     ResolvedCheckpoint,
@@ -54,6 +54,7 @@ from ..modeling import (
 from ..modeling.batchnorm import keep_frozen_batchnorm_in_eval, reset_batchnorm_momentum
 from ..multitask import MultiTaskData, MultiTaskMetrics, TaskBatchSampler, build_multitask_data
 from ..offline import go_offline_if_unreachable
+from ..publish import push_to_hub, take_over_push
 from ..strategies import StrategyContext, TransferStrategy, build_strategy
 from ..wrappers.domain_adversarial import DomainAdversarialModel
 from .features import cache_features
@@ -69,6 +70,7 @@ from .outputs import (
     write_multitask_predictions,
     write_predictions,
 )
+from .report import write_run_report
 from .trainer import TRAINING_ARGS_JSON, TransferTrainer
 
 logger = logging.getLogger(__name__)
@@ -313,6 +315,7 @@ def train(
             **({"source_probabilities": sampler.probabilities} if settings.homogeneous else {}),
         }
 
+    push = take_over_push(args)  # one push after saving; the Trainer itself never calls the Hub
     trainer = TransferTrainer(
         model=model,
         args=args,
@@ -361,31 +364,21 @@ def train(
 
     if args.should_save:
         recipe.save(out / RECIPE_FILE)
+        groups = trainable_groups(exported_model(trainer))
+        if groups:
+            results["trainable_groups"] = groups
         (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.save_predictions and test_logits is not None:
             if run.multitask is not None:
                 write_multitask_predictions(out / PREDICTIONS_FILE, run.multitask, test_logits)
             else:
                 write_predictions(out / PREDICTIONS_FILE, run.raw["test"], test_logits, names, recipe.data)
-        model = exported_model(trainer)
-        card = render_model_card(
-            recipe.to_dict(),
-            results,
-            load_path=str(out),
-            kind=model_kind(model),
-            pooling=getattr(getattr(model, "config", None), "pooling", ""),
-            modality="image" if is_image_processor(run.processor) else "text",
-            tasks=None
-            if run.multitask is None
-            else [
-                {**task, "metrics": spec.metrics}
-                for task, spec in zip(
-                    run.multitask.tasks, recipe.multitask.multitask_config.tasks, strict=True
-                )
-            ],
-        )
+        card = render_output_card(out)  # from the saved files, as `hf-transfer push` renders it again
         card.save(out / MODEL_CARD_FILE)
+        write_run_report(out)  # plots beside the metrics; never raises
     logger.info("Saved model, processor, recipe, metrics, model card and predictions to %s", out)
+    if push is not None and trainer.is_world_process_zero():
+        push_to_hub(out, **push)  # a failure raises PushError after everything is saved, saying how to retry
     return TrainResult(output_dir=out, metrics=results, trainer=trainer)
 
 

@@ -6,8 +6,9 @@ import logging
 import os
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..data.images import KeepColumns, lazy_transform
 from ..strategies.schedules import parameter_groups
@@ -17,12 +18,57 @@ TRAINING_ARGS_JSON = "training_args.json"
 LOGGED_PARTS = ("task_loss", "domain_loss", "domain_accuracy")
 
 
+class SamplerEpochCallback(TrainerCallback):
+    """Sets the train sampler's epoch as each epoch begins (``int(state.epoch)``: the epoch a resumed run is in).
+    The Trainer's own ``set_epoch`` misses it in one case: resuming mid-epoch with several processes, where
+    ``skip_first_batches`` wraps accelerate's ``BatchSamplerShard`` (which forwards no ``set_epoch``), so a
+    resumed epoch ≥ 1 would replay epoch 0's order."""
+
+    def __init__(self, sampler=None):
+        self.sampler = sampler
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.sampler is not None:
+            self.sampler.set_epoch(int(state.epoch or 0))
+
+
+class EpochLengthGroupedSampler(LengthGroupedSampler):
+    """``group_by_length`` (transformers' ``LengthGroupedSampler``) shuffled by ``seed + epoch`` instead of the
+    global RNG, with groups of a whole optimizer step (``batch_size`` = per-device batch × processes ×
+    accumulation steps). Every rank draws the same order, N processes draw the 1-process order, and a run resumed
+    mid-epoch (which draws the epoch's order before the Trainer restores the RNG states) draws the order the
+    uninterrupted run drew."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
 class TransferTrainer(Trainer):
     """A ``Trainer`` that knows the transfer strategy.
 
     - The optimizer holds every parameter the strategy will ever train (gradual unfreezing adds parameters
       mid-run), in one group per block when ``layerwise_lr_decay`` is set.
     - Saved folders hold the arguments as JSON, not a pickled ``training_args.bin``.
+    - Every model's loss is taken as the mean over its (per-device, per-micro-) batch: the Trainer divides it by
+      the accumulation steps and DDP averages it over processes. (``Trainer`` otherwise guesses from a
+      ``**kwargs`` in ``forward`` that the model normalises by ``num_items_in_batch`` itself, which stock
+      sequence classifiers, ``PooledClassifier`` and ``DomainAdversarialModel`` do not; the loss then came out
+      × accumulation steps and × processes, huggingface/transformers#47688.) So batch B × N processes ×
+      accumulation A trains like one process with batch B·N·A.
+    - A run-specific sampler (domain mixing, task batches) is told how many per-device batches make one
+      optimizer step (processes × accumulation steps), so that it draws the same global batches as one process
+      with the whole batch would (see ``set_step_batches`` on the samplers); ``group_by_length`` groups per
+      optimizer step too and is seeded by epoch (:class:`EpochLengthGroupedSampler`). The sampler's epoch is set
+      by :class:`SamplerEpochCallback`, also when a multi-process run resumes mid-epoch, so a resumed run draws
+      the batches the uninterrupted run drew.
 
     Everything else is the stock ``Trainer``: devices, precision and distribution come from accelerate.
     """
@@ -32,14 +78,28 @@ class TransferTrainer(Trainer):
         self.strategy = strategy
         self.train_sampler = train_sampler
         self._loss_parts: dict[str, list[float]] = {}
+        self.model_accepts_loss_kwargs = False  # per-batch mean losses (see the class docstring)
+        self._sampler_epoch = SamplerEpochCallback()
+        self.add_callback(self._sampler_epoch)
 
     def _get_train_sampler(self, train_dataset=None):
-        """A run-specific sampler (e.g. source/target batch mixing) when one was given."""
-        return (
-            self.train_sampler
-            if self.train_sampler is not None
-            else super()._get_train_sampler(train_dataset)
-        )
+        """A run-specific sampler (e.g. source/target batch mixing) when one was given, told how many
+        per-device batches form one optimizer step (accelerate gives rank ``r`` every N-th batch); otherwise the
+        stock choice, with ``group_by_length`` made step-wise and epoch-seeded (:class:`EpochLengthGroupedSampler`)."""
+        if self.train_sampler is None:
+            sampler = super()._get_train_sampler(train_dataset)
+            if type(sampler) is LengthGroupedSampler:
+                seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+                sampler = EpochLengthGroupedSampler(
+                    sampler.batch_size * max(1, self.args.world_size), sampler.lengths, seed
+                )
+        else:
+            sampler = self.train_sampler
+            if hasattr(sampler, "set_step_batches"):
+                sampler.set_step_batches(max(1, self.args.world_size) * self.args.gradient_accumulation_steps)
+        if hasattr(sampler, "set_epoch"):
+            self._sampler_epoch.sampler = sampler
+        return sampler
 
     def _remove_unused_columns(self, dataset, description: str | None = None):
         """A dataset with a lazy transform (images) keeps its stored columns, which the transform reads; only the
