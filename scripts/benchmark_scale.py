@@ -7,7 +7,8 @@ rotten_tomatoes_snippets, see scripts/benchmark_pipeline.py for the two sides) w
 ``per_device_train_batch_size = global_batch / processes``. Each run is ``accelerate launch --num_processes N
 [--multi_gpu]``; on a CPU-only machine the N processes form one gloo DDP group (the plain script needs
 ``use_cpu=True`` for that, hf_transfer sets it by itself). Throughput is the Trainer's
-``train_samples_per_second`` (all processes together).
+``train_samples_per_second`` (all processes together). Each process gets ``cores / N`` threads
+(``OMP_NUM_THREADS``; accelerate would otherwise pin every process, even a single one, to one thread).
 
     python scripts/benchmark_scale.py                                    # 1 vs 2 processes, 4,000 rows, 1 epoch
     python scripts/benchmark_scale.py --processes 1 2 --max_train_samples 2000 --repeats 2
@@ -46,10 +47,24 @@ def launch(side: str, processes: int, args) -> dict:
         cmd += [__file__, "--side", side, "--result_file", str(result_file)]
         cmd += ["--per_device_train_batch_size", str(per_device), "--epochs", str(args.epochs)]
         cmd += ["--max_train_samples", str(args.max_train_samples)]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        # accelerate launch sets OMP_NUM_THREADS=1 unless told otherwise, even for one process: give each
+        # process its share of the cores, so that 1 process uses them all, as `python train.py` would.
+        threads = str(max(1, (os.cpu_count() or 1) // processes))
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": threads,
+        }
         subprocess.run(cmd, check=True, env=env)
         result = json.loads(result_file.read_text())
-    return {"side": side, "processes": processes, "per_device_train_batch_size": per_device, **result}
+    return {
+        "side": side,
+        "processes": processes,
+        "per_device_train_batch_size": per_device,
+        "threads_per_process": int(threads),
+        **result,
+    }
 
 
 def run_side(args) -> int:
