@@ -26,9 +26,11 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .data import BUILTIN_DATASETS
-from .modeling.backbones import OFFLINE_CHECKPOINTS, is_hub_id, is_vision_config
-from .modeling.prepared import PREPARED_CHECKPOINTS, prepared_checkpoint_path
+from .licences import HUB_LICENCES, base_model_licence
+from .modeling.backbones import is_hub_id, is_vision_config
+from .modeling.prepared import PREPARED_CHECKPOINTS
 from .strategies import STRATEGIES
+from .tables import TIMING_KEYS
 
 _PACKAGED_CARDS = Path(__file__).resolve().parent / "model_cards"
 MODEL_CARDS_DIR = (
@@ -46,7 +48,6 @@ VERSIONED = (
     "tokenizers",
     "huggingface_hub",
 )
-SKIPPED_METRICS = {"runtime", "samples_per_second", "steps_per_second", "epoch"}
 HYPER_PARAMETERS = (
     "learning_rate",
     "num_train_epochs",
@@ -65,83 +66,6 @@ HYPER_PARAMETERS = (
     "seed",
     "train_sampling_strategy",
 )
-# Licence identifiers the Hub accepts in the `license` metadata field (a base model's declared licence outside
-# this list is named in the text, never put in the metadata).
-HUB_LICENCES = frozenset(
-    {
-        "apache-2.0",
-        "mit",
-        "openrail",
-        "bigscience-openrail-m",
-        "creativeml-openrail-m",
-        "bigscience-bloom-rail-1.0",
-        "bigcode-openrail-m",
-        "afl-3.0",
-        "artistic-2.0",
-        "bsl-1.0",
-        "bsd",
-        "bsd-2-clause",
-        "bsd-3-clause",
-        "bsd-3-clause-clear",
-        "c-uda",
-        "cc",
-        "cc0-1.0",
-        "cc-by-2.0",
-        "cc-by-2.5",
-        "cc-by-3.0",
-        "cc-by-4.0",
-        "cc-by-sa-3.0",
-        "cc-by-sa-4.0",
-        "cc-by-nc-2.0",
-        "cc-by-nc-3.0",
-        "cc-by-nc-4.0",
-        "cc-by-nd-4.0",
-        "cc-by-nc-nd-3.0",
-        "cc-by-nc-nd-4.0",
-        "cc-by-nc-sa-2.0",
-        "cc-by-nc-sa-3.0",
-        "cc-by-nc-sa-4.0",
-        "cdla-sharing-1.0",
-        "cdla-permissive-1.0",
-        "cdla-permissive-2.0",
-        "wtfpl",
-        "ecl-2.0",
-        "epl-1.0",
-        "epl-2.0",
-        "eupl-1.1",
-        "agpl-3.0",
-        "gfdl",
-        "gpl",
-        "gpl-2.0",
-        "gpl-3.0",
-        "lgpl",
-        "lgpl-2.1",
-        "lgpl-3.0",
-        "isc",
-        "lppl-1.3c",
-        "ms-pl",
-        "mpl-2.0",
-        "odc-by",
-        "odbl",
-        "openrail++",
-        "osl-3.0",
-        "postgresql",
-        "ofl-1.1",
-        "ncsa",
-        "unlicense",
-        "zlib",
-        "pddl",
-        "lgpl-lr",
-        "llama2",
-        "llama3",
-        "llama3.1",
-        "llama3.2",
-        "gemma",
-        "other",
-    }
-)
-# Base models whose licence is known here even when their card is not at hand (e.g. offline, from a package).
-BASE_MODEL_LICENCES = {"sentence-transformers/all-MiniLM-L6-v2": "apache-2.0"}
 ADAPTER_KEYS = (
     "peft_type",
     "task_type",
@@ -256,37 +180,6 @@ def base_model_markdown(base_model: str) -> str:
     return f"`{Path(base_model).name}` (a local checkpoint folder)"
 
 
-def _card_licence(path: Path | None) -> str | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        return ModelCard.load(path).data.to_dict().get("license")
-    except Exception:  # not a card, or broken metadata: no licence known from it
-        return None
-
-
-def base_model_licence(base_model: str, source: str | None = None) -> str | None:
-    """The base model's licence as its card declares it (local folder, installed package, prepared conversion or
-    the Hub cache; never the network), else a known one, else None."""
-    readme: Path | None = None
-    if base_model in PREPARED_CHECKPOINTS:
-        prepared = prepared_checkpoint_path(base_model)
-        readme = prepared / "README.md" if prepared else None
-        declared = _card_licence(readme)
-        return declared or PREPARED_CHECKPOINTS[base_model].licence.split()[0].lower()
-    if Path(base_model).expanduser().is_dir():
-        readme = Path(base_model).expanduser() / "README.md"
-    elif source and source.startswith("package:") and base_model in OFFLINE_CHECKPOINTS:
-        folder = OFFLINE_CHECKPOINTS[base_model].path()
-        readme = folder / "README.md" if folder else None
-    elif is_hub_id(base_model):
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(base_model, "README.md")
-        readme = Path(cached) if isinstance(cached, str) else None
-    return _card_licence(readme) or BASE_MODEL_LICENCES.get(base_model)
-
-
 def model_kind(model) -> str:
     """How a saved model loads: ``adapter`` (stock PEFT folder), ``pooled-adapter`` (PEFT on hf_transfer's
     pooled head), ``pooled`` (hf_transfer's PooledClassifier), ``multitask`` / ``multitask-adapter``
@@ -347,7 +240,7 @@ def _results(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
         split: {
             k: v
             for k, v in metrics[split].items()
-            if k not in SKIPPED_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool)
+            if k not in TIMING_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
         }
         for split in ("validation", "test", "target_test")
         if split in metrics

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-SKIPPED = {"runtime", "samples_per_second", "steps_per_second", "epoch"}
-
-
-def format_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+from ..tables import TIMING_KEYS, format_table
 
 
 def format_results(metrics: dict[str, Any], output_dir: Path | str) -> str:
     """A table of the evaluation metrics per split, then where the run was saved."""
     splits = [split for split in ("validation", "test") if split in metrics]
-    keys = sorted({k for split in splits for k in metrics[split] if k not in SKIPPED})
+    keys = sorted({k for split in splits for k in metrics[split] if k not in TIMING_KEYS})
     rows = [["split", *keys]]
     for split in splits:
         rows.append([split, *(_number(metrics[split].get(k)) for k in keys)])

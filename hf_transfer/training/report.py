@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cli.output import SKIPPED, format_table
 from ..errors import OutputDirError
+from ..tables import TIMING_KEYS, format_table
 from .outputs import METRICS_FILE, PREDICTIONS_FILE
 
 logger = logging.getLogger(__name__)
@@ -375,7 +375,9 @@ def _split_rows(metrics: dict) -> list[list[str]]:
     splits = [split for split in SPLITS if isinstance(metrics.get(split), dict)]
     tasks = [task["name"] for task in (metrics.get("multitask") or {}).get("tasks", [])]
     if not tasks:
-        values = {split: {k: v for k, v in metrics[split].items() if k not in SKIPPED} for split in splits}
+        values = {
+            split: {k: v for k, v in metrics[split].items() if k not in TIMING_KEYS} for split in splits
+        }
         return _rows(["split"], {(split,): values[split] for split in splits})
     return _rows(
         ["split", "task"],
@@ -388,7 +390,7 @@ def _task_rows(split: str, values: dict, tasks: list[str]) -> list[tuple[tuple[s
     rows: dict[str, dict] = {task: {} for task in tasks}
     means: dict[str, Any] = {}
     for key, value in values.items():
-        if key in SKIPPED:
+        if key in TIMING_KEYS:
             continue
         task = next((t for t in by_length if key.startswith(t + "_")), None)
         if task is not None:
