@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,3 +66,51 @@ def run_specs(
         print(json.dumps(runs[-1]), flush=True)
         save(runs)
     return runs
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def adaptation_rows(runs: list[dict], methods: list[str], seconds_key: str = "seconds") -> dict[str, dict]:
+    """One domain pair's runs summarised per method (then ``in_domain``): target accuracy mean ± std over seeds,
+    the means of source accuracy, proxy A-distances and ``seconds_key``, and ``gap_closed``: the share of the
+    ``source_only`` → ``in_domain`` gap a method closes."""
+    rows = {}
+    for method in [*methods, "in_domain"]:
+        mine = [r for r in runs if r["method"] == method]
+        if not mine:
+            continue
+        accuracies = [r["target_accuracy"] for r in mine]
+        rows[method] = {
+            "mean": statistics.mean(accuracies),
+            "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+            "runs": len(accuracies),
+            "source_test_accuracy": _mean(r["source_test_accuracy"] for r in mine),
+            "proxy_a_distance_before": _mean(r["proxy_a_distance_before"] for r in mine),
+            "proxy_a_distance_after": _mean(r["proxy_a_distance_after"] for r in mine),
+            seconds_key: _mean(r[seconds_key] for r in mine),
+        }
+    baseline = rows.get("source_only")  # the same wrapper and batches, domain loss off
+    if baseline and "in_domain" in rows:
+        gap = rows["in_domain"]["mean"] - baseline["mean"]
+        for row in rows.values():
+            row["gap_closed"] = (row["mean"] - baseline["mean"]) / gap if gap > 0 else None
+    return rows
+
+
+def print_adaptation_table(summary: dict[str, dict], label: str, width: int) -> None:
+    """Target accuracy, gap closed and proxy A-distances per domain pair (``label`` column) and method."""
+    print(f"\n{label:<{width}}{'method':<13}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")
+    for pair, rows in summary.items():
+        for method, row in rows.items():
+            closed = f"{100 * row['gap_closed']:.0f}%" if row.get("gap_closed") is not None else "-"
+            pad = (
+                f"{row['proxy_a_distance_before']:.2f} → {row['proxy_a_distance_after']:.2f}"
+                if row["proxy_a_distance_after"] is not None
+                else "-"
+            )
+            print(
+                f"{pair:<{width}}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}{pad:>20}"
+            )

@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _benchmarking import child_entry, hardware, previous_runs, run_specs
+from _benchmarking import (
+    adaptation_rows,
+    child_entry,
+    hardware,
+    previous_runs,
+    print_adaptation_table,
+    run_specs,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "domain.json"
@@ -69,34 +75,10 @@ def run_one(spec: dict) -> dict:
 
 def summarise(runs: list[dict]) -> dict[str, dict]:
     """Per target and method: target accuracy mean ± std, proxy A-distances, and the share of the gap closed."""
-
-    def mean(values):
-        values = [v for v in values if v is not None]
-        return statistics.mean(values) if values else None
-
-    summary: dict[str, dict] = {}
-    for target in dict.fromkeys(r["target"] for r in runs):
-        rows = {}
-        for method in [*METHODS, "in_domain"]:
-            mine = [r for r in runs if r["target"] == target and r["method"] == method]
-            if not mine:
-                continue
-            accuracies = [r["target_accuracy"] for r in mine]
-            rows[method] = {
-                "mean": statistics.mean(accuracies),
-                "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "runs": len(accuracies),
-                "source_test_accuracy": mean(r["source_test_accuracy"] for r in mine),
-                "proxy_a_distance_before": mean(r["proxy_a_distance_before"] for r in mine),
-                "proxy_a_distance_after": mean(r["proxy_a_distance_after"] for r in mine),
-                "seconds": mean(r["seconds"] for r in mine),
-            }
-        if "source_only" in rows and "in_domain" in rows:
-            gap = rows["in_domain"]["mean"] - rows["source_only"]["mean"]
-            for row in rows.values():
-                row["gap_closed"] = (row["mean"] - rows["source_only"]["mean"]) / gap if gap > 0 else None
-        summary[target] = rows
-    return summary
+    return {
+        target: adaptation_rows([r for r in runs if r["target"] == target], list(METHODS))
+        for target in dict.fromkeys(r["target"] for r in runs)
+    }
 
 
 def write_report(output: Path, commands: list[str], runs: list[dict]) -> dict[str, dict]:
@@ -150,18 +132,7 @@ def main() -> int:
     run_specs(__file__, specs, runs, lambda done: write_report(args.output, commands, done))
 
     summary = write_report(args.output, commands, runs)
-    print(f"\n{'target':<8}{'method':<13}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")
-    for target, rows in summary.items():
-        for method, row in rows.items():
-            closed = f"{100 * row['gap_closed']:.0f}%" if row.get("gap_closed") is not None else "-"
-            pad = (
-                f"{row['proxy_a_distance_before']:.2f} → {row['proxy_a_distance_after']:.2f}"
-                if row["proxy_a_distance_after"] is not None
-                else "-"
-            )
-            print(
-                f"{target:<8}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}{pad:>20}"
-            )
+    print_adaptation_table(summary, "target", 8)
     print(f"\nwrote {args.output}")
     return 0
 

@@ -24,13 +24,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _benchmarking import child_entry, hardware, previous_runs, run_specs
+from _benchmarking import (
+    adaptation_rows,
+    child_entry,
+    hardware,
+    previous_runs,
+    print_adaptation_table,
+    run_specs,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "vision.json"
@@ -127,11 +133,6 @@ def run_one(spec: dict) -> dict:
     return result
 
 
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return statistics.mean(values) if values else None
-
-
 def summarise(runs: list[dict]) -> dict:
     recipes = {
         r["name"]: {
@@ -145,29 +146,11 @@ def summarise(runs: list[dict]) -> dict:
         for r in runs
         if r["part"] == "recipes"
     }
-    domains: dict[str, dict] = {}
-    for pair in dict.fromkeys(r["name"] for r in runs if r["part"] == "domains"):
-        rows = {}
-        for method in [*METHODS, "in_domain"]:
-            mine = [r for r in runs if r["part"] == "domains" and r["name"] == pair and r["method"] == method]
-            if not mine:
-                continue
-            accuracies = [r["target_accuracy"] for r in mine]
-            rows[method] = {
-                "mean": statistics.mean(accuracies),
-                "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "runs": len(accuracies),
-                "source_test_accuracy": _mean(r["source_test_accuracy"] for r in mine),
-                "proxy_a_distance_before": _mean(r["proxy_a_distance_before"] for r in mine),
-                "proxy_a_distance_after": _mean(r["proxy_a_distance_after"] for r in mine),
-                "train_seconds": _mean(r["train_seconds"] for r in mine),
-            }
-        baseline = rows.get("source_only")  # DANN's baseline: the same wrapper and batches, domain loss off
-        if baseline and "in_domain" in rows:
-            gap = rows["in_domain"]["mean"] - baseline["mean"]
-            for row in rows.values():
-                row["gap_closed"] = (row["mean"] - baseline["mean"]) / gap if gap > 0 else None
-        domains[pair] = rows
+    domain_runs = [r for r in runs if r["part"] == "domains"]
+    domains = {
+        pair: adaptation_rows([r for r in domain_runs if r["name"] == pair], list(METHODS), "train_seconds")
+        for pair in dict.fromkeys(r["name"] for r in domain_runs)
+    }
     return {"recipes": recipes, "domains": domains}
 
 
@@ -238,18 +221,7 @@ def print_tables(summary: dict) -> None:
                 f"{row['trainable_percent']:>8.2f}%{row['train_seconds']:>9.1f}"
             )
     if summary["domains"]:
-        print(f"\n{'pair':<10}{'method':<13}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")
-        for pair, rows in summary["domains"].items():
-            for method, row in rows.items():
-                closed = f"{100 * row['gap_closed']:.0f}%" if row.get("gap_closed") is not None else "-"
-                pad = (
-                    f"{row['proxy_a_distance_before']:.2f} → {row['proxy_a_distance_after']:.2f}"
-                    if row["proxy_a_distance_after"] is not None
-                    else "-"
-                )
-                print(
-                    f"{pair:<10}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}{pad:>20}"
-                )
+        print_adaptation_table(summary["domains"], "pair", 10)
 
 
 def main() -> int:
