@@ -22,6 +22,27 @@ from transformers import (  # noqa: E402
 
 from hf_transfer.data import load_builtin_dataset  # noqa: E402
 
+# One quick epoch, no checkpoints or evaluation during training, every step logged: the tiny recipes' run keys.
+FAST_RUN = {
+    "num_train_epochs": 1,
+    "learning_rate": 1e-3,
+    "save_strategy": "no",
+    "eval_strategy": "no",
+    "logging_steps": 1,
+    "disable_tqdm": True,
+    "seed": 0,
+}
+# A few review snippets, short inputs: the tiny text recipes' data keys.
+SMALL_TEXT_DATA = {
+    "dataset_name": "rotten_tomatoes_snippets",
+    "max_train_samples": 64,
+    "max_eval_samples": 32,
+    "max_test_samples": 32,
+    "max_length": 32,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 32,
+}
+
 TEXT_ARCHITECTURES = ("bert", "roberta", "distilbert")
 VISION_ARCHITECTURES = ("vit", "convnext")
 ARCHITECTURES = TEXT_ARCHITECTURES + VISION_ARCHITECTURES
@@ -187,21 +208,9 @@ def tiny_recipe(tiny_checkpoints, tmp_path):
     def build(arch: str = "bert", **overrides) -> dict:
         recipe = {
             "model_name_or_path": str(tiny_checkpoints[arch]),
-            "dataset_name": "rotten_tomatoes_snippets",
-            "max_train_samples": 64,
-            "max_eval_samples": 32,
-            "max_test_samples": 32,
-            "max_length": 32,
-            "per_device_train_batch_size": 16,
-            "per_device_eval_batch_size": 32,
-            "num_train_epochs": 1,
-            "learning_rate": 1e-3,
-            "save_strategy": "no",
-            "eval_strategy": "no",
-            "logging_steps": 1,
-            "disable_tqdm": True,
+            **SMALL_TEXT_DATA,
+            **FAST_RUN,
             "output_dir": str(tmp_path / f"run-{arch}"),
-            "seed": 0,
         }
         recipe.update(overrides)
         return recipe
@@ -318,14 +327,8 @@ def tiny_image_recipe(tiny_image_checkpoints, image_folder, tmp_path):
             "dataset_name": str(image_folder),
             "per_device_train_batch_size": 8,
             "per_device_eval_batch_size": 16,
-            "num_train_epochs": 1,
-            "learning_rate": 1e-3,
-            "save_strategy": "no",
-            "eval_strategy": "no",
-            "logging_steps": 1,
-            "disable_tqdm": True,
+            **FAST_RUN,
             "output_dir": str(tmp_path / f"image-run-{arch}"),
-            "seed": 0,
         }
         recipe.update(overrides)
         return recipe

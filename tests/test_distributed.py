@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import tiny_text_config
+from conftest import FAST_RUN, SMALL_TEXT_DATA, tiny_text_config
 from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoModelForSequenceClassification, TrainerCallback
@@ -111,21 +111,10 @@ def make_recipe(wrapper: str, checkpoint: Path, output_dir: Path, **overrides) -
     """A tiny recipe: 64 train rows (per data source), global batch 16, 3 steps, no saving or evaluation."""
     recipe = {
         "model_name_or_path": str(checkpoint),
-        "dataset_name": "rotten_tomatoes_snippets",
-        "max_train_samples": 64,
-        "max_eval_samples": 32,
-        "max_test_samples": 32,
-        "max_length": 32,
-        "per_device_train_batch_size": 16,
-        "per_device_eval_batch_size": 32,
-        "max_steps": 3,
-        "learning_rate": 1e-3,
-        "save_strategy": "no",
-        "eval_strategy": "no",
-        "logging_steps": 1,
-        "disable_tqdm": True,
+        **SMALL_TEXT_DATA,
+        **FAST_RUN,
+        "max_steps": 3,  # wins over FAST_RUN's epoch
         "output_dir": str(output_dir),
-        "seed": 0,
         "use_cpu": True,  # comparisons run on the CPU (as in CI), also on a machine with a GPU
     }
     if wrapper == "dann":
