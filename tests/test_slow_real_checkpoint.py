@@ -9,6 +9,20 @@ import pytest
 from hf_transfer import predict, train
 
 
+def few_steps(tmp_path, steps: int, train_rows: int) -> dict:
+    """Overrides that cut a shipped recipe to a few steps on a few rows, saving only the final model."""
+    return {
+        "max_steps": steps,
+        "max_train_samples": train_rows,
+        "max_eval_samples": 64,
+        "max_test_samples": 64,
+        "output_dir": str(tmp_path / "run"),
+        "disable_tqdm": True,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+    }
+
+
 @pytest.mark.slow
 def test_default_recipe_trains_the_offline_minilm_for_a_few_steps(tmp_path):
     result = train(
@@ -48,16 +62,7 @@ def test_multitask_recipes_train_the_offline_minilm_and_reload(recipe, tmp_path)
 
     from hf_transfer.modeling import load_trained_classifier
 
-    overrides = {
-        "max_steps": 6,
-        "max_train_samples": 192,
-        "max_eval_samples": 64,
-        "max_test_samples": 64,
-        "output_dir": str(tmp_path / "run"),
-        "disable_tqdm": True,
-        "save_strategy": "no",
-        "eval_strategy": "no",
-    }
+    overrides = few_steps(tmp_path, steps=6, train_rows=192)
     result = train(recipe, overrides=[f"--{k}={v}" for k, v in overrides.items()])
     model = load_trained_classifier(result.output_dir).eval()
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -90,17 +95,7 @@ def test_vision_recipes_train_the_offline_mobilenet_and_reload(recipe, tmp_path)
     from hf_transfer.modeling.prepared import prepare_checkpoint
 
     prepare_checkpoint("mobilenet_v2_imagenet")
-    overrides = {
-        "max_steps": 4,
-        "max_train_samples": 128,
-        "max_eval_samples": 64,
-        "max_test_samples": 64,
-        "output_dir": str(tmp_path / "run"),
-        "disable_tqdm": True,
-        "save_strategy": "no",
-        "eval_strategy": "no",
-    }
-    result = train(recipe, overrides=overrides)
+    result = train(recipe, overrides=few_steps(tmp_path, steps=4, train_rows=128))
     assert result.metrics["model_source"] == "prepared:mobilenet_v2_imagenet"
     assert math.isfinite(result.metrics["train"]["train_loss"])
     model = result.trainer.accelerator.unwrap_model(result.trainer.model)
