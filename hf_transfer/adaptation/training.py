@@ -24,7 +24,7 @@ from ..data import (
     data_collator,
     encode_splits,
     input_column,
-    is_image_processor,
+    input_role,
     load_raw_datasets,
 )
 from ..errors import DataError
@@ -76,7 +76,9 @@ def load_target(
     """The target's raw splits, their data arguments, and whether they carry labels (for evaluation only)."""
     target_args = target_data_arguments(recipe)
     raw = load_raw_datasets(target_args, seed=seed)  # empty splits and missing files are DataErrors here
-    role = "image_column" if is_image_processor(processor) else "target_text_column"
+    role = input_role(processor)
+    if role == "text_column":
+        role = "target_text_column"  # the recipe key that sets the target's text column
     check_columns(raw, {role: input_column(target_args, processor)})
     labelled = all(target_args.label_column in split.column_names for split in raw.values())
     if labelled:

@@ -4,7 +4,7 @@ preprocessing; degraded-image domains."""
 from .builtin_datasets import BUILTIN_DATASETS, list_builtin_datasets, load_builtin_dataset
 from .degrade import degrade, degrade_splits
 from .images import Augmentation, ImageTransform, encode_image_splits
-from .inputs import data_collator, encode_splits, input_column, input_columns, is_image_processor
+from .inputs import data_collator, encode_splits, input_column, input_columns, input_role, is_image_processor
 from .loading import check_columns, check_known_labels, encode_labels, label_names, load_raw_datasets
 from .text import encode_text_splits, tokenize_splits
 
@@ -23,6 +23,7 @@ __all__ = [
     "encode_text_splits",
     "input_column",
     "input_columns",
+    "input_role",
     "is_image_processor",
     "label_names",
     "list_builtin_datasets",

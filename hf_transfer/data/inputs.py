@@ -25,18 +25,22 @@ def is_image_processor(processor) -> bool:
 
 def input_columns(data_args, processor) -> dict[str, str | None]:
     """The configured columns a split must have (role → column), for :func:`~hf_transfer.data.check_columns`."""
-    if is_image_processor(processor):
-        return {"image_column": data_args.image_column, "label_column": data_args.label_column}
+    pair = {} if is_image_processor(processor) else {"text_pair_column": data_args.text_pair_column}
     return {
-        "text_column": data_args.text_column,
-        "text_pair_column": data_args.text_pair_column,
+        input_role(processor): input_column(data_args, processor),
+        **pair,
         "label_column": data_args.label_column,
     }
 
 
+def input_role(processor) -> str:
+    """The recipe key naming the input column: ``image_column`` or ``text_column``."""
+    return "image_column" if is_image_processor(processor) else "text_column"
+
+
 def input_column(data_args, processor) -> str:
     """The column holding the model input (text or image)."""
-    return data_args.image_column if is_image_processor(processor) else data_args.text_column
+    return getattr(data_args, input_role(processor))
 
 
 def encode_splits(raw: DatasetDict, data_args, processor, names: list[str] | None) -> DatasetDict:

@@ -24,7 +24,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Sequence, Value
 from torch.utils.data import Sampler
 
 from ..config import DataArguments
-from ..data import check_columns, encode_splits, input_column, is_image_processor, load_raw_datasets
+from ..data import check_columns, encode_splits, input_column, input_role, load_raw_datasets
 from ..data.images import concatenate_lazy
 from ..errors import DataError
 from ..wrappers.multitask import MultiTaskConfig
@@ -129,9 +129,7 @@ def build_multitask_data(
         check_columns(
             raw,
             {
-                ("image_column" if is_image_processor(processor) else "text_column"): input_column(
-                    data_args, processor
-                ),
+                input_role(processor): input_column(data_args, processor),
                 **{f"label_column of task {t.name!r}": t.label_column for t in tasks},
             },
         )
