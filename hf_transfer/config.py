@@ -32,6 +32,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from .errors import HfTransferError, RecipeError, did_you_mean, unknown_keys
 from .strategies import StrategyConfig, build_strategy_config
+from .typed_values import coerce, field_types
 
 DEFAULT_RECIPE = "sentiment/minilm_full"
 LAUNCH_CONFIG_DIRS = ("accelerate",)  # accelerate launch configs, shipped beside the recipes
@@ -306,6 +307,7 @@ class TransferTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        self._check_ranges()
         if self.layerwise_lr_decay is not None and not 0 < self.layerwise_lr_decay <= 1:
             raise RecipeError(f"`layerwise_lr_decay` must be in (0, 1], got {self.layerwise_lr_decay}.")
         if self.dataloader_pin_memory and not torch.cuda.is_available():
@@ -321,6 +323,22 @@ class TransferTrainingArguments(TrainingArguments):
                 True  # bf16 autocast on a CPU-only machine: transformers asks for `use_cpu` explicitly
             )
         super().__post_init__()
+
+
+    def _check_ranges(self) -> None:
+        """Values transformers would accept and then fail on (or silently train nothing with)."""
+        if self.learning_rate <= 0:
+            raise RecipeError(f"`learning_rate` must be > 0, got {self.learning_rate}; e.g. `learning_rate: 1e-4`.")
+        for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, key) < 1:
+                raise RecipeError(f"`{key}` must be at least 1, got {getattr(self, key)}.")
+        if self.num_train_epochs <= 0 and self.max_steps <= 0:
+            raise RecipeError(
+                f"`num_train_epochs` is {self.num_train_epochs} and `max_steps` unset: nothing would train. Set "
+                "`num_train_epochs` > 0 (e.g. 3) or `max_steps` > 0 (e.g. 500)."
+            )
+        if self.metrics is not None and not self.metrics:
+            raise RecipeError("`metrics` is empty: list at least one, e.g. `metrics: [accuracy, f1]`.")
 
 
 def _has_accelerator() -> bool:
@@ -566,6 +584,13 @@ def check_keys(values: dict[str, Any], source: str) -> None:
         )
 
 
+def typed_recipe_values(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Every recipe value converted to its field's declared type (``"1e-4"`` → 0.0001; see
+    :mod:`hf_transfer.typed_values`); a value that does not convert is a :class:`RecipeError` naming the key."""
+    owners = field_names()
+    return {key: coerce(value, field_types(owners[key])[key], key, source) for key, value in values.items()}
+
+
 def default_output_dir(name: str) -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return str(Path("outputs") / name / stamp)
@@ -594,6 +619,7 @@ def parse_recipe(
         values.update(overrides)
     elif overrides:
         values.update(parse_overrides(list(overrides)))
+    values = typed_recipe_values(values, source)
     if not values.get("output_dir"):
         values["output_dir"] = default_output_dir(name)
     try:

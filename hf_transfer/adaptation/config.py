@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecipeError, did_you_mean, unknown_keys
+from ..typed_values import coerce_fields
 from ..wrappers.domain_adversarial import ALIGNMENTS
 
 SCHEDULES = ("ganin", "constant", "linear")
@@ -70,4 +71,4 @@ class AdaptationConfig:
         hints = unknown_keys(values, valid)
         if hints:
             raise RecipeError(f"Unknown adaptation option(s): {hints} Valid options: {', '.join(valid)}.")
-        return cls(**values)
+        return cls(**coerce_fields(cls, values, "adaptation"))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecipeError, did_you_mean, unknown_keys
+from ..typed_values import coerce_fields
 from ..wrappers.multitask import LOSS_WEIGHTINGS, TASK_KINDS
 
 SAMPLINGS = ("proportional", "temperature", "round_robin")
@@ -140,18 +141,20 @@ class MultiTaskSettings:
     def from_spec(cls, spec: dict[str, Any]) -> MultiTaskSettings:
         if not isinstance(spec, dict):
             raise RecipeError(f"`multitask` must be a mapping with `tasks`, got {type(spec).__name__}.")
-        return cls(**_checked(spec, cls, "multitask option"))
+        return cls(**_checked(spec, cls, "multitask option", "multitask"))
 
 
-def _checked(values: dict[str, Any], cls, what: str) -> dict[str, Any]:
+def _checked(values: dict[str, Any], cls, what: str, where: str) -> dict[str, Any]:
+    """``values`` with no unknown key, each converted to its field's type."""
     valid = [f.name for f in dataclasses.fields(cls)]
     hints = unknown_keys(values, valid)
     if hints:
         raise RecipeError(f"Unknown {what}(s): {hints} Valid: {', '.join(valid)}.")
-    return values
+    return coerce_fields(cls, values, where)
 
 
 def task_from_spec(spec: dict[str, Any]) -> TaskSpec:
     if not isinstance(spec, dict) or "name" not in spec:
         raise RecipeError(f"Every task is a mapping with at least `name` and `kind`; got {spec!r}.")
-    return TaskSpec(**_checked(spec, TaskSpec, f"option of task {spec['name']!r}"))
+    name = spec["name"]
+    return TaskSpec(**_checked(spec, TaskSpec, f"option of task {name!r}", f"multitask task {name!r}"))

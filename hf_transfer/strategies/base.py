@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from ..errors import StrategyError, did_you_mean, unknown_keys
+from ..typed_values import coerce_fields
 
 
 @dataclass
@@ -110,7 +111,7 @@ def build_strategy_config(spec: dict[str, Any]) -> StrategyConfig:
         raise StrategyError(
             f"Unknown option(s) for strategy {name!r}: {hints} Valid options: {', '.join(valid) or 'none'}."
         )
-    return config_class(**spec)
+    return config_class(**coerce_fields(config_class, spec, f"strategy {name!r}"))
 
 
 def build_strategy(spec: dict[str, Any] | StrategyConfig) -> TransferStrategy:
