@@ -31,6 +31,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from .errors import HfTransferError, RecipeError, did_you_mean, unknown_keys
+from .metrics import check_metric_names
 from .strategies import StrategyConfig, build_strategy_config
 from .typed_values import coerce, field_types
 
@@ -166,6 +167,17 @@ class DataArguments:
     max_test_samples: int | None = field(default=None, metadata={"help": "Subsample test to this size."})
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for tokenisation (`datasets.map(num_proc=...)`)."}
+    )
+    file_encoding: str | None = field(
+        default=None,
+        metadata={"help": "Text encoding of local csv / tsv / json files when not UTF-8 (e.g. latin-1, cp1252)."},
+    )
+    drop_unlabelled_rows: bool = field(
+        default=False,
+        metadata={
+            "help": "Drop rows whose label is missing (logged with the count) instead of stopping with their row "
+            "numbers."
+        },
     )
 
     def __post_init__(self):
@@ -339,6 +351,7 @@ class TransferTrainingArguments(TrainingArguments):
             )
         if self.metrics is not None and not self.metrics:
             raise RecipeError("`metrics` is empty: list at least one, e.g. `metrics: [accuracy, f1]`.")
+        check_metric_names(self.metrics or [])
 
 
 def _has_accelerator() -> bool:
@@ -457,6 +470,7 @@ class Recipe:
     training: TransferTrainingArguments
     values: dict[str, Any]
     name: str = "recipe"
+    default_output_dir: bool = False  # output_dir was not given: outputs/<name>/<timestamp>, claimed with a suffix
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe: every model/data/strategy field, plus the training keys that were set."""
@@ -565,11 +579,17 @@ def recipe_name(path: Path) -> str:
 
 
 def load_recipe_file(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        try:
-            values = yaml.safe_load(f) or {}
-        except yaml.YAMLError as err:
-            raise RecipeError(f"Recipe {path} is not valid YAML: {err}") from None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RecipeError(
+            f"Recipe {path} is not UTF-8 text (byte {err.object[err.start:err.start + 1]!r} at position {err.start}): "
+            "re-save it as UTF-8."
+        ) from None
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise RecipeError(f"Recipe {path} is not valid YAML: {' '.join(str(err).split())}") from None
     if not isinstance(values, dict):
         raise RecipeError(f"Recipe {path} must be a mapping of keys to values, got {type(values).__name__}.")
     return values
@@ -620,7 +640,8 @@ def parse_recipe(
     elif overrides:
         values.update(parse_overrides(list(overrides)))
     values = typed_recipe_values(values, source)
-    if not values.get("output_dir"):
+    defaulted = not values.get("output_dir")
+    if defaulted:
         values["output_dir"] = default_output_dir(name)
     try:
         model, data, strategy, adaptation, multitask, training = argument_parser().parse_dict(
@@ -634,4 +655,13 @@ def parse_recipe(
         raise RecipeError(
             f"{source}: `multitask` and `adaptation` cannot be combined yet; train one of them per recipe."
         )
-    return Recipe(model, data, strategy, adaptation, multitask, training, values=values, name=name)
+    if getattr(strategy.strategy_config, "cache_features", False):
+        other = "adaptation" if adaptation.adaptation_config is not None else "multitask"
+        if adaptation.adaptation_config is not None or multitask.multitask_config is not None:
+            raise RecipeError(
+                f"{source}: `cache_features` cannot be combined with `{other}` (it needs the backbone in the "
+                "training loop): drop `cache_features: true` from the feature_extraction strategy."
+            )
+    return Recipe(
+        model, data, strategy, adaptation, multitask, training, values=values, name=name, default_output_dir=defaulted
+    )

@@ -29,6 +29,7 @@ from .data import BUILTIN_DATASETS
 from .licences import HUB_LICENCES, base_model_licence
 from .modeling.backbones import is_hub_id, is_vision_config
 from .modeling.prepared import PREPARED_CHECKPOINTS
+from .modeling.structure import is_trainable
 from .strategies import STRATEGIES
 from .tables import TIMING_KEYS
 
@@ -216,7 +217,7 @@ def trainable_groups(model) -> list[dict[str, Any]] | None:
     totals: dict[tuple[int, str], list[int]] = {}
     for name, parameter in model.named_parameters():
         counts = totals.setdefault(groups[name], [0, 0])
-        counts[0] += parameter.numel() if parameter.requires_grad else 0
+        counts[0] += parameter.numel() if is_trainable(parameter) else 0
         counts[1] += parameter.numel()
     return [
         {"group": label, "trainable": trainable, "total": total}

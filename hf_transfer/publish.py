@@ -63,13 +63,18 @@ MODEL_FILES = (
 # What documents it (top of the folder only; the card is rendered again for the export).
 DOCUMENT_FILES = (RECIPE, METRICS, "*.png")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+# A real user access token's shape: `hf_` and 34 letters or digits (at least 30 taken), standing alone — not
+# `hf_transfer_runs` or `model_hf_exp1`, which are paths and repo names.
+TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])")
+# What an export holds, as patterns for the push's `delete_patterns`: remote files of these kinds that the new
+# export no longer has (an old merged/, old plots) go in the same commit; files of other kinds are left alone.
+EXPORT_PATTERNS = (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD, f"{MERGED}/*")
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with every given secret and anything shaped like a Hugging Face token (``hf_…``) masked."""
+    """``text`` with the given secrets (the tokens in use) and any other string of a real token's shape masked."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if secret and len(secret) >= 8:
             text = text.replace(secret, "***")
     return TOKEN_PATTERN.sub("hf_***", text)
 
@@ -277,6 +282,7 @@ def push_to_hub(
             revision=revision,
             commit_message=message,
             token=token,
+            delete_patterns=list(EXPORT_PATTERNS),  # the repo mirrors the export
         )
     except Exception as err:  # any Hub, network or offline-mode error: reported below, without its traceback
         failure = f"{type(err).__name__}: {err}"

@@ -90,6 +90,15 @@ def dropout_free_checkpoint(tmp_path_factory, tiny_tokenizer) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def start_weights(dropout_free_checkpoint) -> dict[str, torch.Tensor]:
+    """The checkpoint's weights under the names a saved run uses: stock (``bert.…``) and multi-task
+    (``backbone.…``)."""
+    model = AutoModelForSequenceClassification.from_pretrained(dropout_free_checkpoint)
+    backbone = {f"backbone.{k}": v for k, v in model.bert.state_dict().items()}
+    return {**model.state_dict(), **backbone}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One intra-op thread, as each launched process has (torchrun sets OMP_NUM_THREADS=1): tiny models gain
@@ -142,19 +151,43 @@ def make_recipe(wrapper: str, checkpoint: Path, output_dir: Path, **overrides) -
     return recipe
 
 
+# Runs compared for equality across devices or micro-batches train with plain SGD. They differ only in how the
+# same rows are split, hence in float summation order: ~1e-7 relative in each gradient, which SGD passes on to
+# the update unchanged (≤ 1e-7 of it). Adam would not: it divides each coordinate by its own gradient RMS, so a
+# near-zero gradient whose sign flips with summation order (an embedding row seen once) becomes a full-size
+# update of the opposite sign — on another CPU or thread count, 132 embedding weights once differed by 6.7e-5.
+SGD = {"optim": "sgd", "learning_rate": 0.5}
+
+
 def weights(output_dir: Path) -> dict[str, torch.Tensor]:
-    return load_file(Path(output_dir) / "model.safetensors")
+    output_dir = Path(output_dir)
+    path = output_dir / "model.safetensors"
+    return load_file(path if path.is_file() else output_dir / "adapter_model.safetensors")
 
 
-def assert_same_weights(actual: Path, expected: Path, rtol: float = 1e-4, atol: float = 1e-5) -> None:
-    """float32 runs that differ only in how the same rows are split (devices, micro-batches) differ in summation
-    order and per-batch padding: ~1e-7 relative in each gradient. Adam rescales every coordinate, so after a few
-    steps at lr 1e-3 the weights agree to ~1e-7 (measured ≤ 2e-7); atol 1e-5 is 1 % of one step's update and
-    catches any different row, batch, loss scale or schedule (those differ by ≥ 1e-4)."""
+def assert_same_weights(actual: Path, expected: Path, start: dict[str, torch.Tensor] | None = None) -> None:
+    """The same weights up to float summation order: every tensor within 1e-4 of the run's largest update
+    (measured differences ≤ 1e-6 of it with SGD; a different row, batch, loss scale or schedule moves weights
+    by ≥ 1e-2 of it). With ``start`` (the weights before training) the runs must also have trained: the update
+    is checked to be far larger than that tolerance, so the comparison can fail."""
+    a, e = weights(actual), weights(expected)
+    assert a.keys() == e.keys()
+    update = 0.1  # without a start: the scale of 3 SGD steps at lr 0.5 on the tiny model (measured 0.05-0.3)
+    if start is not None:
+        moved = [(e[n] - start[n]).abs().max().item() for n in e if n in start and start[n].shape == e[n].shape]
+        update = max(moved)
+        assert update > 1e-2, f"the reference barely trained (largest update {update:.2e}): nothing to compare"
+    for name in e:
+        torch.testing.assert_close(a[name], e[name], rtol=0, atol=1e-4 * update, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def assert_exactly_resumed(actual: Path, expected: Path) -> None:
+    """A resumed run replays the uninterrupted run's operations in the same order on the same machine: the same
+    weights to ~1e-7 (Adam, which carries optimizer state across the resume, so a lost state shows)."""
     a, e = weights(actual), weights(expected)
     assert a.keys() == e.keys()
     for name in e:
-        torch.testing.assert_close(a[name], e[name], rtol=rtol, atol=atol, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(a[name], e[name], rtol=1e-5, atol=1e-7, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def model_metrics(metrics: dict) -> dict:
@@ -195,7 +228,7 @@ def reference(tmp_path_factory, dropout_free_checkpoint):
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(pipeline, "TransferTrainer", DeterministicTrainer)
                 patch.delenv(STOP_AT, raising=False)
-                runs[wrapper] = train(make_recipe(wrapper, dropout_free_checkpoint, out))
+                runs[wrapper] = train(make_recipe(wrapper, dropout_free_checkpoint, out, **SGD))
         return runs[wrapper]
 
     return get
@@ -272,19 +305,19 @@ LAUNCHES = {"plain": "config_file", "dann": "multi_gpu", "multitask": "launcher"
 
 @pytest.mark.parametrize("wrapper", WRAPPERS)
 def test_two_processes_train_like_one_process_with_the_global_batch(
-    wrapper, dropout_free_checkpoint, reference, tmp_path
+    wrapper, dropout_free_checkpoint, reference, start_weights, tmp_path
 ):
     """`accelerate launch ... scripts/train.py` with 2 processes × batch 8 vs 1 process × batch 16, 3 steps:
     the same final weights (the samplers deal each step's global batch across the ranks; the loss is averaged,
     not summed, over processes), and only rank 0 writes: the output folder holds what a 1-process run writes."""
     out = tmp_path / "ddp"
-    recipe = make_recipe(wrapper, dropout_free_checkpoint, out)
+    recipe = make_recipe(wrapper, dropout_free_checkpoint, out, **SGD)
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
     two_processes(LAUNCHES[wrapper], path, tmp_path, "--per_device_train_batch_size", "8")
 
     single = reference(wrapper)
-    assert_same_weights(out, single.output_dir)
+    assert_same_weights(out, single.output_dir, start_weights)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["processes"] == 2 and single.metrics["processes"] == 1
     assert metrics["train"]["train_loss"] == pytest.approx(single.metrics["train"]["train_loss"], rel=1e-5)
@@ -295,6 +328,87 @@ def test_two_processes_train_like_one_process_with_the_global_batch(
     assert len((out / "predictions_test.jsonl").read_text().splitlines()) == metrics["rows"]["test"]
     state = json.loads((out / "trainer_state.json").read_text())
     assert [e["step"] for e in state["log_history"] if "loss" in e] == [1, 2, 3]
+
+
+# -- every strategy: 2 processes = 1 process with the global batch ---------------------------------------------
+
+# Each registered strategy (and layer-wise LR decay) on the tiny BERT. gradual_unfreezing unfreezes a block after
+# every step, so blocks start training after DDP wrapped the model; feature extraction also runs with a feature
+# cache shared by the processes (written by the main process first).
+STRATEGY_RUNS = {
+    "feature_extraction": {"strategy": {"type": "feature_extraction"}},
+    "feature_extraction_cached": {"strategy": {"type": "feature_extraction", "cache_features": True}},
+    "top_layers": {"strategy": {"type": "top_layers", "num_layers": 1}},
+    "patterns": {"strategy": {"type": "patterns", "include": ["bert.encoder.layer.0.*", "bert.pooler.*"]}},
+    "peft": {"strategy": {"type": "peft", "method": "lora", "r": 4, "dropout": 0.0, "top_layers": 2}},
+    "gradual_unfreezing": {"strategy": {"type": "gradual_unfreezing", "every_steps": 1}},
+    "auto_select": {"strategy": {"type": "auto_select", "num_layers": 1}},
+    "layerwise_lr_decay": {"strategy": "full", "layerwise_lr_decay": 0.5},
+}
+MANY_RECIPES = """\
+import sys
+sys.path.insert(0, {tests!r})
+from test_distributed import DeterministicTrainer
+from hf_transfer.training import pipeline
+pipeline.TransferTrainer = DeterministicTrainer
+for path in sys.argv[1:]:  # one process group, one run after another
+    pipeline.train(path)
+"""
+
+
+def strategy_recipe(name: str, checkpoint: Path, out: Path, tmp_path: Path, **overrides) -> dict:
+    recipe = make_recipe("plain", checkpoint, out, **SGD, **STRATEGY_RUNS[name], **overrides)
+    if name == "feature_extraction_cached":
+        recipe["strategy"] = {**recipe["strategy"], "feature_cache_dir": str(tmp_path / f"cache-{out.name}")}
+    return recipe
+
+
+@pytest.fixture(scope="module")
+def strategy_runs(tmp_path_factory, dropout_free_checkpoint) -> dict[str, tuple[Path, Path]]:
+    """Per strategy: (1-process run with batch 16, 2-process run with batch 8 × 2), the 2-process runs in one
+    `accelerate launch` (a process group reused run after run)."""
+    root = tmp_path_factory.mktemp("strategies")
+    runs, paths = {}, []
+    for name in STRATEGY_RUNS:
+        single = root / f"{name}-1proc"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pipeline, "TransferTrainer", DeterministicTrainer)
+            patch.delenv(STOP_AT, raising=False)
+            train(strategy_recipe(name, dropout_free_checkpoint, single, root))
+        ddp = root / f"{name}-2proc"
+        recipe = strategy_recipe(name, dropout_free_checkpoint, ddp, root, per_device_train_batch_size=8)
+        path = root / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(recipe))
+        paths.append(str(path))
+        runs[name] = (single, ddp)
+    multi = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    launcher = root / "launch_many.py"
+    launcher.write_text(MANY_RECIPES.format(tests=str(Path(__file__).parent)))
+    launch([*multi, "--dynamo_backend", "no", str(launcher), *paths], timeout=900)
+    return runs
+
+
+@pytest.mark.parametrize("name", list(STRATEGY_RUNS))
+def test_every_strategy_trains_in_two_processes_like_one_process(name, strategy_runs, start_weights):
+    """What trains, and only that, trains identically: frozen weights stay bit-identical to the checkpoint in
+    both runs, and the trained ones agree (gradual unfreezing: blocks unfrozen after DDP wrapped the model are
+    all-reduced like the rest)."""
+    single, ddp = strategy_runs[name]
+    assert_same_weights(ddp, single, start_weights if name != "peft" else None)
+    if name == "peft":
+        assert any("lora_A" in key for key in weights(ddp))
+    else:
+        saved, shared = weights(single), weights(ddp)
+        common = [k for k in saved if k in start_weights and start_weights[k].shape == saved[k].shape]
+        trained = {k for k in common if not torch.equal(saved[k], start_weights[k])}
+        assert trained, "nothing trained"
+        for key in common:  # frozen in one run ⇔ frozen (bit-identical to the checkpoint) in the other
+            assert torch.equal(shared[key], start_weights[key]) == (key not in trained), key
+    metrics = json.loads((ddp / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    if name == "gradual_unfreezing":
+        unfroze = [e["unfroze"] for e in metrics["strategy_report"]["unfreezing"]]
+        assert unfroze[:2] == ["bert.encoder.layer.2", "bert.encoder.layer.1"]
 
 
 def interrupt(output_dir: Path, checkpoint: str) -> None:
@@ -322,13 +436,13 @@ def test_a_two_process_dann_run_resumes_mid_epoch_like_the_uninterrupted_run(
         path.write_text(yaml.safe_dump(recipe))
         runs[name] = (out, path)
     two_processes("launcher", runs["uninterrupted"][1], tmp_path)
-    out, path = runs["interrupted"]
+    out, path = runs["interrupted"]  # Adam, as in a real run: a resumed run replays the same sums exactly
     monkeypatch.setenv(STOP_AT, "5")  # inherited by the launched processes
     two_processes("launcher", path, tmp_path)
     monkeypatch.delenv(STOP_AT)
     interrupt(out, "checkpoint-5")
     two_processes("launcher", path, tmp_path, "--resume_from_checkpoint", "true")
-    assert_same_weights(out, runs["uninterrupted"][0], rtol=1e-5, atol=1e-7)
+    assert_exactly_resumed(out, runs["uninterrupted"][0])
 
 
 # -- resume after an interruption = the uninterrupted run -----------------------------------------------------
@@ -364,7 +478,7 @@ def test_a_resumed_run_ends_like_the_uninterrupted_run(
     resumed = train(recipe("interrupted", resume_from_checkpoint=True))
 
     assert resumed.trainer.state.global_step == 8
-    assert_same_weights(resumed.output_dir, uninterrupted.output_dir, rtol=1e-5, atol=1e-7)
+    assert_exactly_resumed(resumed.output_dir, uninterrupted.output_dir)
     expected = model_metrics(uninterrupted.metrics["test"])
     assert model_metrics(resumed.metrics["test"]) == pytest.approx(expected, rel=1e-5)
 
@@ -383,7 +497,7 @@ def test_a_resumed_run_ends_like_the_uninterrupted_run(
 
 @pytest.mark.parametrize("wrapper", WRAPPERS)
 def test_gradient_accumulation_trains_like_the_bigger_batch(
-    wrapper, dropout_free_checkpoint, reference, tmp_path
+    wrapper, dropout_free_checkpoint, reference, start_weights, tmp_path
 ):
     """Batch 8 × 2 accumulation steps vs batch 16, 3 steps: the same weights (the loss of each micro-batch is
     divided by the accumulation steps; the samplers give a step's micro-batches the rows of one big batch)."""
@@ -393,9 +507,10 @@ def test_gradient_accumulation_trains_like_the_bigger_batch(
         tmp_path / "accumulated",
         per_device_train_batch_size=8,
         gradient_accumulation_steps=2,
+        **SGD,
     )
     accumulated = train(recipe)
-    assert_same_weights(accumulated.output_dir, reference(wrapper).output_dir)
+    assert_same_weights(accumulated.output_dir, reference(wrapper).output_dir, start_weights)
     assert accumulated.metrics["train"]["train_loss"] == pytest.approx(
         reference(wrapper).metrics["train"]["train_loss"], rel=1e-5
     )

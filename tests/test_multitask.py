@@ -169,11 +169,11 @@ def test_metrics_score_each_task_on_its_labelled_rows():
 
 def test_an_unknown_task_kind_names_the_valid_ones():
     with pytest.raises(RecipeError, match="unknown kind 'clasification'.*single_label_classification"):
-        MultiTaskSettings.from_spec({"tasks": [{"name": "a", "kind": "clasification"}]})
+        MultiTaskSettings.from_spec({"tasks": [{"name": "a", "kind": "clasification"}, {"name": "b"}]})
     with pytest.raises(RecipeError, match="Unknown option of task 'a'.*'label_colum'.*label_column"):
-        MultiTaskSettings.from_spec({"tasks": [{"name": "a", "label_colum": "x"}]})
+        MultiTaskSettings.from_spec({"tasks": [{"name": "a", "label_colum": "x"}, {"name": "b"}]})
     with pytest.raises(RecipeError, match="unknown sampling 'temprature'.*temperature"):
-        MultiTaskSettings.from_spec({"tasks": [{"name": "a"}], "sampling": "temprature"})
+        MultiTaskSettings.from_spec({"tasks": [{"name": "a"}, {"name": "b"}], "sampling": "temprature"})
     with pytest.raises(RecipeError, match="unknown kind"):
         MultiTaskConfig(tasks=[{"name": "a", "kind": "ranking"}])
 

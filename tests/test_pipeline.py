@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,8 +12,10 @@ import yaml
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+import hf_transfer.config as config_module
 from hf_transfer import evaluate, parse_recipe, predict, train
 from hf_transfer.errors import ModelResolutionError, OutputDirError
+from hf_transfer.training.outputs import RUN_MARKER
 
 
 @pytest.fixture
@@ -99,12 +102,70 @@ def test_existing_output_dir_is_refused(tiny_recipe, tmp_path):
 
 def test_overwrite_replaces_a_previous_run(tiny_recipe, tmp_path):
     out = tmp_path / "again"
-    out.mkdir()
-    (out / "metrics.json").write_text("{}")
+    train(tiny_recipe("bert", output_dir=str(out), max_steps=1))
+    assert (out / RUN_MARKER).is_file()
     (out / "stale.txt").write_text("old")
     train(tiny_recipe("bert", output_dir=str(out), max_steps=1, overwrite_output_dir=True))
     assert not (out / "stale.txt").exists()
     assert json.loads((out / "metrics.json").read_text())["rows"]["train"] == 64
+
+
+def test_overwrite_refuses_an_unmarked_folder_even_one_holding_a_model(tiny_recipe, tmp_path):
+    """A folder with config.json / model.safetensors that no hf_transfer run created (a downloaded checkpoint)."""
+    out = tmp_path / "someones_model"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    (out / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(OutputDirError, match=r"Refusing to delete.*\.hf_transfer_run"):
+        train(tiny_recipe("bert", output_dir=str(out), max_steps=1, overwrite_output_dir=True))
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+
+
+@pytest.mark.parametrize("where", ["is", "inside", "contains"])
+def test_an_output_dir_overlapping_the_model_is_refused_and_nothing_is_deleted(tiny_recipe, tmp_path, where):
+    """`output_dir` equal to `model_name_or_path` once deleted the base checkpoint and a notes file beside it."""
+    model = tmp_path / "base" / "model"
+    shutil.copytree(tiny_recipe("bert")["model_name_or_path"], model)
+    (model / "notes.txt").write_text("mine")
+    out = {"is": model, "inside": model / "run", "contains": model.parent}[where]
+    before = sorted(p.name for p in model.iterdir())
+    recipe = tiny_recipe("bert", model_name_or_path=str(model), output_dir=str(out), max_steps=1)
+    with pytest.raises(OutputDirError, match=rf"{where if where != 'inside' else 'lies inside'} `model_name_or_path`"):
+        train({**recipe, "overwrite_output_dir": True})
+    assert sorted(p.name for p in model.iterdir()) == before and (model / "notes.txt").read_text() == "mine"
+
+
+def test_two_default_named_runs_in_the_same_second_get_two_folders(tiny_recipe, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config_module, "default_output_dir", lambda name: str(Path("outputs") / name / "same"))
+    recipe = {k: v for k, v in tiny_recipe("bert", max_steps=1).items() if k != "output_dir"}
+    first, second = parse_recipe(recipe), parse_recipe(recipe)  # both parsed before either writes
+    assert first.training.output_dir == second.training.output_dir
+    a, b = train(first).output_dir, train(second).output_dir
+    assert a != b and b.name == "same-2" and (a / "metrics.json").is_file() and (b / "metrics.json").is_file()
+    assert yaml.safe_load((b / "recipe.yaml").read_text())["output_dir"] == str(b)
+
+
+def test_resuming_another_runs_checkpoint_never_writes_into_a_non_empty_folder(tiny_recipe, tmp_path):
+    common = {"max_steps": 2, "save_strategy": "steps", "save_steps": 1, "save_total_limit": None}
+    first = train(tiny_recipe("bert", output_dir=str(tmp_path / "first"), **common))
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    checkpoint = str(first.output_dir / "checkpoint-1")
+    with pytest.raises(OutputDirError, match="lies outside it"):
+        train(tiny_recipe("bert", output_dir=str(busy), resume_from_checkpoint=checkpoint, **common))
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    fresh = train(tiny_recipe("bert", output_dir=str(tmp_path / "fresh"), resume_from_checkpoint=checkpoint, **common))
+    assert fresh.trainer.state.global_step == 2 and (fresh.output_dir / RUN_MARKER).is_file()
+
+
+def test_an_output_dir_that_is_a_file_is_refused(tiny_recipe, tmp_path):
+    path = tmp_path / "results.txt"
+    path.write_text("mine")
+    with pytest.raises(OutputDirError, match="is a file, not a folder"):
+        train(tiny_recipe("bert", output_dir=str(path), max_steps=1))
+    assert path.read_text() == "mine"
 
 
 def test_overwrite_refuses_a_folder_that_is_not_a_run(tiny_recipe, tmp_path):

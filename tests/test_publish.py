@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from huggingface_hub import ModelCard
+from huggingface_hub import ModelCard, RepoUrl
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 from transformers import (
     AutoConfig,
@@ -37,6 +37,7 @@ from hf_transfer.training.pipeline import exported_model
 from hf_transfer.wrappers import MultiTaskModel
 
 FAKE_TOKEN = "hf_FakeTokenForTests0123456789abcdef"
+ANOTHER_TOKEN = "hf_AnotherSecretOfRealTokenShape123456"  # not in use, but shaped like a real token
 DOMAINS = {
     "dataset_name": "sentiment_domains",
     "dataset_config_name": "movies",
@@ -301,19 +302,23 @@ def trained(tiny_recipe):
 class FakeHub:
     """Stands in for huggingface_hub's create_repo / create_branch / upload_folder in hf_transfer.publish."""
 
-    def __init__(self, monkeypatch, fail_with: str | None = None):
+    def __init__(self, monkeypatch, fail_with: str | None = None, user: str = "me"):
         self.calls: list[tuple[str, tuple, dict]] = []
         self.fail_with = fail_with
+        self.user = user  # the namespace the Hub puts a bare repo name in, as `create_repo` answers
         for name in ("create_repo", "create_branch", "upload_folder"):
             monkeypatch.setattr(publish, name, self._recorder(name))
 
     def _recorder(self, name):
         def call(*args, **kwargs):
             self.calls.append((name, args, kwargs))
+            if name == "create_repo":  # the Hub's answer: the repo's URL, with the full `namespace/name` id
+                repo_id = args[0] if "/" in args[0] else f"{self.user}/{args[0]}"
+                return RepoUrl(f"https://huggingface.co/{repo_id}")
             if name == "upload_folder":
                 if self.fail_with:
                     raise OSError(self.fail_with)
-                return "https://huggingface.co/me/tiny/commit/abc123"
+                return f"https://huggingface.co/{kwargs['repo_id']}/commit/abc123"
             return None
 
         return call
@@ -349,6 +354,7 @@ def test_push_calls_the_hub_with_the_right_arguments(trained, monkeypatch):
                 "revision": "experiment",
                 "commit_message": "First version",
                 "token": FAKE_TOKEN,
+                "delete_patterns": list(publish.EXPORT_PATTERNS),
             },
         )
     ]
@@ -361,6 +367,49 @@ def test_push_calls_the_hub_with_the_right_arguments(trained, monkeypatch):
     assert [name for name, _, _ in hub.calls] == ["create_repo", "upload_folder"]
     assert hub.named("upload_folder")[0][1]["revision"] is None
     assert hub.named("upload_folder")[0][1]["commit_message"].startswith("Upload ")
+
+
+def test_a_bare_repo_name_is_pushed_under_the_full_id_the_hub_answers(trained, monkeypatch):
+    hub = FakeHub(monkeypatch, user="someone")
+    url = publish.push_to_hub(trained.output_dir, "tiny", token=FAKE_TOKEN)
+    assert url == "https://huggingface.co/someone/tiny/commit/abc123"
+    assert hub.named("upload_folder")[0][1]["repo_id"] == "someone/tiny"
+    code = snippet_of(trained.output_dir / "hub_export" / "README.md")
+    assert 'path = "someone/tiny"' in code
+
+
+def test_a_push_mirrors_the_export_deleting_what_an_earlier_export_had(trained, monkeypatch, tmp_path):
+    """The commit's delete_patterns, applied to a repo holding an earlier push (an old merged/, an old plot, a
+    file the user added by hand), delete exactly the export-kind files the new export no longer has."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    hub = FakeHub(monkeypatch)
+    export = publish.push_to_hub(trained.output_dir, "me/tiny", token=FAKE_TOKEN, dry_run=True)
+    publish.push_to_hub(trained.output_dir, "me/tiny", token=FAKE_TOKEN)
+    patterns = hub.named("upload_folder")[0][1]["delete_patterns"]
+    uploaded = {str(p.relative_to(export)) for p in export.rglob("*") if p.is_file()}
+    remote = uploaded | {"merged/model.safetensors", "merged/config.json", "old_curve.png", "notes/eval.txt"}
+    remote |= {".gitattributes"}
+    deleted = set(filter_repo_objects(sorted(remote - uploaded), allow_patterns=patterns)) - {".gitattributes"}
+    assert deleted == {"merged/model.safetensors", "merged/config.json", "old_curve.png"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hf-transfer push /data/hf_transfer_runs/exp1 --repo-id me/model_hf_exp1",
+        "see hf_hub_download and hf_transfer.publish",
+    ],
+)
+def test_redaction_leaves_text_that_only_looks_a_bit_like_a_token(text):
+    assert publish.redact(text, FAKE_TOKEN) == text
+
+
+def test_redaction_masks_the_tokens_in_use_and_real_token_shapes():
+    other = "hf_" + "Ab3" * 11 + "x"  # 34 characters after hf_, as a real user access token
+    text = f"401 for {FAKE_TOKEN}; cached {other}; path /tmp/{other}-x"
+    redacted = publish.redact(text, FAKE_TOKEN)
+    assert FAKE_TOKEN not in redacted and other not in redacted and redacted.count("***") == 3
 
 
 def test_dry_run_writes_the_folder_and_calls_nothing(trained, monkeypatch, tmp_path, capsys):
@@ -382,7 +431,7 @@ def test_a_failed_push_keeps_the_export_says_how_to_retry_and_never_shows_the_to
 ):
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     FakeHub(
-        monkeypatch, fail_with=f"401 Unauthorized: invalid token {FAKE_TOKEN} (also hf_AnotherSecret12345)"
+        monkeypatch, fail_with=f"401 Unauthorized: invalid token {FAKE_TOKEN} (also {ANOTHER_TOKEN})"
     )
     caplog.set_level("DEBUG")
     with pytest.raises(PushError) as raised:
@@ -391,7 +440,7 @@ def test_a_failed_push_keeps_the_export_says_how_to_retry_and_never_shows_the_to
     export = trained.output_dir / "hub_export"
     assert f"intact at {export}" in message and "401 Unauthorized" in message
     assert f"hf-transfer push {trained.output_dir} --repo-id me/tiny --private --revision v2" in message
-    assert "hf_AnotherSecret12345" not in message and raised.value.__cause__ is None
+    assert ANOTHER_TOKEN not in message and raised.value.__cause__ is None
     assert raised.value.__context__ is None
 
     assert (

@@ -16,6 +16,9 @@ import hf_transfer
 from hf_transfer import train
 from hf_transfer.cli.main import main
 from hf_transfer.modeling import PooledClassifier, sentence_transformers_pooling
+from hf_transfer.modeling.structure import is_trainable
+from hf_transfer.strategies import StrategyContext
+from hf_transfer.training import pipeline
 
 TEXTS = ["a fine film", "dull and long", "the best thing this year"]
 
@@ -146,6 +149,27 @@ def test_gradual_unfreezing_under_the_trainer(tiny_recipe, tiny_checkpoints):
     in_optimizer = {id(p) for group in result.trainer.optimizer.param_groups for p in group["params"]}
     layer1 = result.trainer.model.bert.encoder.layer[1].output.dense.weight
     assert id(layer1) in in_optimizer and not layer1.requires_grad  # waiting, already known to the optimizer
+
+
+def test_held_blocks_train_exactly_like_frozen_ones(tiny_recipe, tiny_checkpoints, monkeypatch):
+    """With several processes gradual unfreezing *holds* the waiting blocks (they require grad, so DDP registers
+    them; their gradients are zeroed, then dropped before the optimizer step). Forced here in one process: the
+    same run as with frozen blocks — held blocks bit-identical to the checkpoint under AdamW with weight decay, and
+    gradient clipping and every trained weight unchanged by the zero gradients."""
+    before = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoints["bert"]).state_dict()
+    common = {"strategy": {"type": "gradual_unfreezing", "every_steps": 2}, "max_steps": 3, "weight_decay": 0.1}
+    frozen = train(tiny_recipe("bert", output_dir=str(tiny_checkpoints["bert"].parent / "frozen"), **common))
+    monkeypatch.setattr(pipeline, "StrategyContext", lambda **kw: StrategyContext(**{**kw, "world_size": 2}))
+    held = train(tiny_recipe("bert", output_dir=str(tiny_checkpoints["bert"].parent / "held"), **common))
+    layer1 = held.trainer.model.bert.encoder.layer[1].output.dense.weight
+    assert layer1.requires_grad and not is_trainable(layer1)  # held: registered, not training
+    a, b = held.trainer.model.state_dict(), frozen.trainer.model.state_dict()
+    for name in before:
+        if name.startswith(("bert.encoder.layer.0.", "bert.encoder.layer.1.", "bert.embeddings.")):
+            assert torch.equal(a[name], before[name]), name
+        else:
+            torch.testing.assert_close(a[name], b[name], rtol=1e-6, atol=1e-8, msg=name)
+    assert held.metrics["parameters"] == frozen.metrics["parameters"]
 
 
 def test_layerwise_lr_decay_under_the_trainer(tiny_recipe):

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, OutputDirError
 
 
 def predict_command_parser(subparsers) -> argparse.ArgumentParser:
@@ -25,7 +25,8 @@ def predict_command_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--top_k", type=int, default=1, help="also list the k most likely labels")
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--output", help="write JSON Lines here instead of printing")
+    parser.add_argument("--output", help="write JSON Lines here instead of printing (never an existing file)")
+    parser.add_argument("--overwrite", action="store_true", help="let --output replace an existing file")
     parser.set_defaults(func=run_predict)
     return parser
 
@@ -33,6 +34,12 @@ def predict_command_parser(subparsers) -> argparse.ArgumentParser:
 def run_predict(args, extra) -> int:
     from ..inference import Predictor, read_texts
 
+    if args.output and Path(args.output).exists() and (Path(args.output).is_dir() or not args.overwrite):
+        problem = "is a folder" if Path(args.output).is_dir() else "already exists"
+        raise OutputDirError(
+            f"--output {args.output} {problem}: choose a new file path"
+            + ("." if Path(args.output).is_dir() else ", or pass --overwrite to replace it.")
+        )
     texts = list(args.text)
     if args.file:
         texts += read_texts(args.file, args.text_column)

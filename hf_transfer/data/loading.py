@@ -54,17 +54,57 @@ def _load_files(data_args) -> DatasetDict:
         if path
     }
     splits = {}
+    encoding = getattr(data_args, "file_encoding", None)
     for split, path in files.items():
-        if not Path(path).is_file():
-            raise DataError(f"The {split} file {path!r} does not exist.")
-        builder, kwargs = file_builder(path)
-        try:
-            splits[split] = datasets.load_dataset(builder, data_files={split: path}, split=split, **kwargs)
-        except ValueError as err:  # a header-only csv, or an empty json file
-            raise DataError(
-                f"The {split!r} split is empty or unreadable ({path}: {err}). Check the file."
-            ) from None
+        splits[split] = read_data_file(path, split, encoding)
     return DatasetDict(splits)
+
+
+def read_data_file(path: str, split: str, encoding: str | None = None):
+    """One local data file as a ``datasets.Dataset``, every failure a one-line :class:`DataError` with the fix."""
+    if not Path(path).is_file():
+        what = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
+        raise DataError(f"The {split} file {path!r} {what}. Check `{split}_file` in the recipe.")
+    builder, kwargs = file_builder(path)
+    if Path(path).stat().st_size == 0:
+        raise DataError(f"The {split} file {path!r} is empty (0 bytes). Check the file or `{split}_file`.")
+    if encoding and builder != "parquet":
+        kwargs["encoding"] = encoding
+    try:
+        return datasets.load_dataset(builder, data_files={split: path}, split=split, **kwargs)
+    except LookupError:
+        raise DataError(
+            f"Unknown `file_encoding` {encoding!r}: use a Python codec name such as utf-8 or latin-1."
+        ) from None
+    except Exception as err:  # noqa: BLE001 — the builders raise many types on a malformed file
+        decoding = _cause(err, UnicodeDecodeError)
+        if decoding is not None:
+            raise DataError(
+                f"The {split} file {path!r} is not {encoding or 'UTF-8'} text (byte "
+                f"{decoding.object[decoding.start:decoding.start + 1]!r} at position {decoding.start}). Set "
+                "`file_encoding` to the file's encoding (e.g. `file_encoding: latin-1` or cp1252), or re-save it as "
+                "UTF-8."
+            ) from None
+        message = str(err).splitlines()[0] if str(err) else ""
+        if "corresponds to no data" in message:  # a csv with a header and no row, an empty json list
+            raise DataError(
+                f"The {split!r} split is empty: {path} holds no data row. Check the file, or drop `{split}_file`."
+            ) from None
+        raise DataError(
+            f"The {split} file {path!r} cannot be read as {builder} ({type(err).__name__}: {message}). Check the "
+            "file: a header row for csv, one record per line for jsonl, an extension matching the format."
+        ) from None
+
+
+def _cause(err: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``err`` or the first exception of its chain of that kind (``datasets`` wraps the builder's error)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, kind):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _load_named(data_args) -> DatasetDict:
@@ -88,15 +128,49 @@ def _load_named(data_args) -> DatasetDict:
     return loaded
 
 
-def load_raw_datasets(data_args, seed: int = 42) -> DatasetDict:
+def unlabelled_rows(dataset, label_column: str) -> list[int]:
+    """Indices of the rows whose label is missing (``None``: an empty CSV cell, a JSON null)."""
+    if label_column not in dataset.column_names:
+        return []
+    return [i for i, value in enumerate(dataset[label_column]) if value is None]
+
+
+def handle_unlabelled_rows(raw: DatasetDict, label_column: str, drop: bool, source: str = "") -> DatasetDict:
+    """Refuse (or, with ``drop``, drop and log) rows without a label, per split, naming how many and which."""
+    checked = {}
+    for split, dataset in raw.items():
+        missing = unlabelled_rows(dataset, label_column)
+        if missing and not drop:
+            shown = ", ".join(str(i + 1) for i in missing[:5]) + (", …" if len(missing) > 5 else "")
+            raise DataError(
+                f"The {split!r} split{source} has {len(missing):,} of {len(dataset):,} rows without a label in column "
+                f"{label_column!r} (data rows {shown}, counting from 1 after any header). Fill in their labels, or "
+                "set `drop_unlabelled_rows: true` to drop them (the count is logged)."
+            )
+        if missing:
+            logger.warning(
+                "Dropped %d of %d %s rows without a label in column %r (drop_unlabelled_rows).",
+                len(missing), len(dataset), split, label_column,
+            )
+            gone = set(missing)
+            dataset = dataset.select([i for i in range(len(dataset)) if i not in gone])
+        checked[split] = dataset
+    return DatasetDict(checked)
+
+
+def load_raw_datasets(data_args, seed: int = 42, label_column: str | None = None) -> DatasetDict:
     """The raw ``train`` / ``validation`` (/ ``test``) splits named by ``data_args``.
 
-    A validation split is carved from train (``validation_split_size``, seeded) when the data has none; split
-    names ``valid``/``val``/``dev`` count as validation. Subsampling (``max_*_samples``) is seeded too, and so is
-    ``degrade`` (images turned blurry / dark / noisy, see :mod:`hf_transfer.data.degrade`).
+    With ``label_column`` (a single-task run), rows without a label are refused or dropped
+    (``drop_unlabelled_rows``) first, as the files hold them. A validation split is carved from train
+    (``validation_split_size``, seeded) when the data has none; split names ``valid``/``val``/``dev`` count as
+    validation. Subsampling (``max_*_samples``) is seeded too, and so is ``degrade`` (images turned blurry / dark /
+    noisy, see :mod:`hf_transfer.data.degrade`).
     """
     raw = _load_files(data_args) if data_args.train_file else _load_named(data_args)
     raw = DatasetDict({SPLIT_ALIASES.get(name, name): split for name, split in raw.items()})
+    if label_column is not None:
+        raw = handle_unlabelled_rows(raw, label_column, getattr(data_args, "drop_unlabelled_rows", False))
     if "train" not in raw:
         raise DataError(f"The dataset has no 'train' split; its splits are: {', '.join(raw) or 'none'}.")
     if "validation" not in raw:
@@ -136,13 +210,9 @@ def check_columns(raw: DatasetDict, columns: dict[str, str | None]) -> None:
 
 
 def _distinct_labels(dataset, split: str, label_column: str) -> set:
-    values = set(dataset.unique(label_column))
-    if None in values:
-        raise DataError(
-            f"The {split!r} split has rows without a label in column {label_column!r}. Drop them, or for "
-            "unlabelled data use a strategy that accepts unlabelled rows."
-        )
-    return values
+    if unlabelled_rows(dataset, label_column):
+        handle_unlabelled_rows(DatasetDict({split: dataset}), label_column, drop=False)
+    return set(dataset.unique(label_column))
 
 
 def check_known_labels(

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RecipeError
+from ..errors import RecipeError, did_you_mean
 
 LOCAL_METRICS_DIR = Path(__file__).resolve().parent
 LOCAL_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation", "mse", "mae")
@@ -50,6 +50,28 @@ def load_metric(name: str, config_name: str | None = None):
             f"Metrics available offline: {', '.join(LOCAL_METRICS)} (f1/precision/recall with _macro, _micro, "
             "_weighted or _binary). Other names need the Hub (go online) or a path to a local evaluate module."
         ) from None
+
+
+def known_metric_names() -> list[str]:
+    """Every metric name that loads offline: the shipped modules and their averaged variants."""
+    return [*LOCAL_METRICS, *(f"{base}_{average}" for base in AVERAGED for average in AVERAGES)]
+
+
+def check_metric_names(names: list[str], key: str = "metrics") -> None:
+    """Refuse, before anything loads, a metric name that cannot load: offline, only the shipped modules and local
+    module paths exist (online, other names go to ``evaluate.load`` when the metrics are built)."""
+    from huggingface_hub import constants
+
+    for name in names:
+        base, _, average = name.rpartition("_")
+        if name in LOCAL_METRICS or (base in AVERAGED and average in AVERAGES) or Path(name).exists():
+            continue
+        if constants.HF_HUB_OFFLINE or base in AVERAGED:
+            raise RecipeError(
+                f"Unknown metric {name!r} in `{key}`.{did_you_mean(name, known_metric_names())} Metrics available "
+                f"offline: {', '.join(LOCAL_METRICS)} (f1/precision/recall with _macro, _micro, _weighted or "
+                "_binary), or a path to a local evaluate module."
+            )
 
 
 @dataclass(frozen=True)
@@ -111,4 +133,13 @@ class MetricSuite:
         return self.compute(predictions.tolist(), np.asarray(eval_prediction.label_ids).tolist())
 
 
-__all__ = ["REGRESSION_METRICS", "LOCAL_METRICS", "MetricSpec", "MetricSuite", "load_metric", "parse_metric"]
+__all__ = [
+    "REGRESSION_METRICS",
+    "LOCAL_METRICS",
+    "MetricSpec",
+    "MetricSuite",
+    "check_metric_names",
+    "known_metric_names",
+    "load_metric",
+    "parse_metric",
+]

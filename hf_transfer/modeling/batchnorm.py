@@ -19,12 +19,14 @@ import logging
 
 from torch import nn
 
+from .structure import is_trainable
+
 logger = logging.getLogger(__name__)
 _HOOKED = "_hf_transfer_frozen_statistics"
 
 
 def _frozen_statistics(module: nn.Module, args) -> None:
-    if module.training and not any(p.requires_grad for p in module.parameters()):
+    if module.training and not any(is_trainable(p) for p in module.parameters()):
         module.train(False)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from ..errors import StrategyError
-from .structure import split_backbone_and_head
+from .structure import is_trainable, split_backbone_and_head
 
 
 @dataclass
@@ -145,7 +145,7 @@ def format_trainable_table(model: nn.Module) -> str:
     groups = assign_groups(model)
     for name, parameter in model.named_parameters():
         counts = totals.setdefault(groups[name], [0, 0])
-        counts[0] += parameter.numel() if parameter.requires_grad else 0
+        counts[0] += parameter.numel() if is_trainable(parameter) else 0
         counts[1] += parameter.numel()
     width = max(len(label) for _, label in totals) + 2
     lines = [f"{'group':<{width}}{'trainable':>12}{'total':>12}{'share':>9}"]

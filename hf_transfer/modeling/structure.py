@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..errors import StrategyError
@@ -32,12 +33,54 @@ def split_backbone_and_head(model: nn.Module) -> tuple[nn.Module, list[tuple[str
     return backbone, head
 
 
+_HELD = "_hf_transfer_held"
+
+
+def is_trainable(parameter: nn.Parameter) -> bool:
+    """Whether a parameter trains now: it requires grad and is not :func:`hold`-ed for later."""
+    return parameter.requires_grad and not getattr(parameter, _HELD, False)
+
+
+def _zero_while_held(parameter: nn.Parameter):
+    def hook(grad):
+        return torch.zeros_like(grad) if getattr(parameter, _HELD, False) else grad
+
+    return hook
+
+
+def hold(parameter: nn.Parameter) -> None:
+    """Register a parameter that trains later (gradual unfreezing) with the autograd graph now, its updates held
+    at zero until :func:`release`: DDP all-reduces only parameters that required grad when it wrapped the model,
+    so a block frozen then would later train on each rank's own gradients. While held, its gradient is zero
+    (so it adds nothing to the clipped norm, and DDP averages zeros); :func:`drop_held_gradients` then clears it
+    before the optimizer step, so the optimizer skips it entirely (no state, no weight decay), exactly as for a
+    frozen parameter."""
+    if not hasattr(parameter, _HELD):
+        parameter.register_hook(_zero_while_held(parameter))
+    parameter.requires_grad_(True)
+    setattr(parameter, _HELD, True)
+
+
+def release(parameter: nn.Parameter) -> None:
+    """A held (or frozen) parameter trains from now on."""
+    parameter.requires_grad_(True)
+    if hasattr(parameter, _HELD):
+        setattr(parameter, _HELD, False)
+
+
+def drop_held_gradients(parameters) -> None:
+    """Clear the (zero) gradients of held parameters, so that the optimizer step leaves them untouched."""
+    for parameter in parameters:
+        if getattr(parameter, _HELD, False):
+            parameter.grad = None
+
+
 def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
+    """(trainable, total) parameter counts (held parameters count as frozen until released)."""
     trainable = total = 0
     for parameter in model.parameters():
         total += parameter.numel()
-        if parameter.requires_grad:
+        if is_trainable(parameter):
             trainable += parameter.numel()
     return trainable, total
 
@@ -61,7 +104,7 @@ def module_rows(model: nn.Module, max_depth: int = 4) -> list[ModuleRow]:
         total = trainable = 0
         for parameter in module.parameters():
             total += parameter.numel()
-            trainable += parameter.numel() if parameter.requires_grad else 0
+            trainable += parameter.numel() if is_trainable(parameter) else 0
         if total or depth == 0:
             rows.append(ModuleRow(name or "(model)", type(module).__name__, depth, total, trainable))
     return rows

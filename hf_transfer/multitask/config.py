@@ -18,15 +18,19 @@ task's label are masked for that task, and batches are mixed). A task with its o
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecipeError, did_you_mean, unknown_keys
+from ..metrics import check_metric_names
 from ..typed_values import coerce_fields
 from ..wrappers.multitask import LOSS_WEIGHTINGS, TASK_KINDS
 
 SAMPLINGS = ("proportional", "temperature", "round_robin")
 BATCHINGS = ("auto", "homogeneous", "mixed")
+TASK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # a head's name in a ModuleDict, a metric key prefix
+RESERVED_NAMES = ("mean",)
 DATA_KEYS = ("dataset_name", "dataset_config_name", "train_file", "validation_file", "test_file")
 
 
@@ -61,6 +65,11 @@ class TaskSpec:
                 f"Task {self.name!r}: unknown kind {self.kind!r}.{did_you_mean(self.kind, TASK_KINDS)} "
                 f"Use one of {', '.join(TASK_KINDS)}."
             )
+        if not isinstance(self.name, str) or not TASK_NAME.fullmatch(self.name) or self.name in RESERVED_NAMES:
+            raise RecipeError(
+                f"Task name {self.name!r} is not allowed: use letters, digits and _ (starting with a letter), and "
+                f"none of {', '.join(RESERVED_NAMES)} (the cross-task means are reported as mean_<metric>)."
+            )
         self.label_column = self.label_column or self.name
         if self.metrics is None:
             self.metrics = ["mse", "mae"] if self.kind == "regression" else ["accuracy", "f1"]
@@ -68,6 +77,7 @@ class TaskSpec:
             self.metrics = [self.metrics]
         if self.weight < 0:
             raise RecipeError(f"Task {self.name!r}: weight must be ≥ 0, got {self.weight}.")
+        check_metric_names(self.metrics, f"metrics` of task `{self.name}")
 
     @property
     def has_own_data(self) -> bool:
@@ -103,14 +113,17 @@ class MultiTaskSettings:
     loss_weighting: str = field(default="fixed", metadata={"help": f"One of {', '.join(LOSS_WEIGHTINGS)}."})
 
     def __post_init__(self):
-        if not self.tasks:
+        if len(self.tasks) < 2:
             raise RecipeError(
-                "multitask: `tasks` is empty; list at least two tasks (name, kind, label_column)."
+                f"multitask: `tasks` lists {len(self.tasks)} task(s); a multi-task recipe needs at least two "
+                "(each with name, kind, label_column). For one task, drop the `multitask` block and set "
+                "`label_column`."
             )
         self.tasks = [task if isinstance(task, TaskSpec) else task_from_spec(task) for task in self.tasks]
         names = [task.name for task in self.tasks]
-        if len(set(names)) != len(names):
-            raise RecipeError(f"multitask: task names must be unique, got {names}.")
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise RecipeError(f"multitask: task names must be unique; {', '.join(duplicates)} appear twice.")
         for key, value, valid in (
             ("sampling", self.sampling, SAMPLINGS),
             ("batching", self.batching, BATCHINGS),

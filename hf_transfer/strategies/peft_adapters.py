@@ -17,13 +17,14 @@ Example recipe block (LoRA on the query/value projections of the top two blocks)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from torch import nn
 from transformers import TrainerCallback
 
-from ..errors import StrategyError
+from ..errors import StrategyError, unknown_keys
 from ..modeling.blocks import find_blocks
 from ..modeling.structure import split_backbone_and_head
 from .base import StrategyConfig, TransferStrategy, register_strategy
@@ -39,6 +40,7 @@ PEFT_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "lokr": ("LoKrConfig", {}),
 }
 RANKED = {"lora", "dora", "rslora", "adalora", "loha", "lokr"}
+METHOD_FREE_OPTIONS = {"ia3": ("r", "alpha", "dropout")}  # options a method does not have
 ADAPTABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Embedding)
 
 
@@ -89,6 +91,20 @@ class PeftAdapterConfig(StrategyConfig):
         for key in ("target_modules", "patterns"):
             if isinstance(getattr(self, key), str):
                 setattr(self, key, [getattr(self, key)])
+        defaults = {f.name: f.default for f in fields(self)}
+        unused = [k for k in METHOD_FREE_OPTIONS.get(self.method, ()) if getattr(self, k) != defaults[k]]
+        if unused:
+            raise StrategyError(
+                f"peft: method {self.method!r} has no {', '.join(f'`{k}`' for k in unused)} option: drop it, or "
+                "choose a method that has it (lora, dora, rslora, adalora, loha, lokr)."
+            )
+        class_name = PEFT_METHODS[self.method][0]
+        hints = unknown_keys(self.options, _fields(class_name))
+        if hints:
+            raise StrategyError(
+                f"peft: unknown `options` key(s) for method {self.method!r} ({class_name}): {hints} See peft's "
+                f"{class_name} for its fields."
+            )
 
 
 def head_modules(model: nn.Module) -> list[str]:
@@ -231,9 +247,7 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
             raise StrategyError(
                 "peft: AdaLoRA needs the number of training steps (set by the training pipeline)."
             )
-        kwargs.setdefault("total_step", num_training_steps)
-        kwargs.setdefault("tinit", max(1, num_training_steps // 10))
-        kwargs.setdefault("tfinal", max(1, num_training_steps // 5))
+        kwargs.update(adalora_schedule(num_training_steps))  # corrected to the Trainer's count at train begin
     if config.train_head:
         kwargs["modules_to_save"] = head_modules(model)
     if _is_text_classifier(model):
@@ -246,8 +260,6 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
 
 
 def _fields(class_name: str) -> set[str]:
-    import dataclasses
-
     import peft
 
     return {f.name for f in dataclasses.fields(getattr(peft, class_name))}
@@ -258,10 +270,34 @@ def _is_text_classifier(model: nn.Module) -> bool:
 
 
 class AdaLoraAllocationCallback(TrainerCallback):
-    """Calls AdaLoRA's ``update_and_allocate`` after every optimizer step, as the method requires."""
+    """Calls AdaLoRA's ``update_and_allocate`` after every optimizer step, as the method requires, on the
+    schedule of the Trainer's own step count: when training begins, ``total_step`` (and the ``tinit`` /
+    ``tfinal`` derived from it, unless the recipe set them in ``options``) become ``state.max_steps`` — the
+    estimate made before the Trainer existed counts source rows only, half the steps of a domain-adaptation
+    epoch."""
+
+    def __init__(self, options: dict[str, Any]):
+        self.options = options
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if not state.max_steps:
+            return
+        model = getattr(model, "module", model)
+        peft_model = model.task_model if hasattr(model, "task_model") else model
+        for peft_config in peft_model.peft_config.values():
+            for key, value in adalora_schedule(state.max_steps).items():
+                if key not in self.options:
+                    setattr(peft_config, key, value)
 
     def on_optimizer_step(self, args, state, control, model=None, **kwargs):
-        model.base_model.update_and_allocate(state.global_step)
+        model = getattr(model, "module", model)
+        peft_model = model.task_model if hasattr(model, "task_model") else model
+        peft_model.base_model.update_and_allocate(state.global_step)
+
+
+def adalora_schedule(total_steps: int) -> dict[str, int]:
+    """AdaLoRA's budget schedule for a run of ``total_steps``: warm-up 10 %, final phase 20 %."""
+    return {"total_step": total_steps, "tinit": max(1, total_steps // 10), "tfinal": max(1, total_steps // 5)}
 
 
 @register_strategy("peft", PeftAdapterConfig)
@@ -278,4 +314,4 @@ class PeftAdapters(TransferStrategy):
         return peft.get_peft_model(model, peft_config)
 
     def callbacks(self) -> list:
-        return [AdaLoraAllocationCallback()] if self.config.method == "adalora" else []
+        return [AdaLoraAllocationCallback(self.config.options)] if self.config.method == "adalora" else []

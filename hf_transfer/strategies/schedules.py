@@ -7,7 +7,11 @@ blocks get the base learning rate, block ``i`` of ``n`` gets ``lr * decay ** (n 
 Gradual unfreezing (``type: gradual_unfreezing``): training starts with the head (and pooler / final norm);
 one more block, from the top, unfreezes at each epoch start (or every ``every_steps`` optimizer steps). Every
 parameter that will ever unfreeze is in the optimizer from the start: while frozen it has no gradient, so
-AdamW leaves it (and its weight decay) untouched, and it trains from the step it unfreezes.
+AdamW leaves it (and its weight decay) untouched, and it trains from the step it unfreezes. With several
+processes the waiting blocks are *held* instead of frozen (:func:`~hf_transfer.modeling.structure.hold`): they
+require grad from the start, so DDP registers them for its all-reduce when it wraps the model, and their
+gradients are zero and then dropped before each optimizer step until their time — the same updates as frozen
+parameters, at the cost of a full backward pass.
 
 Example recipe::
 
@@ -25,6 +29,7 @@ from transformers import TrainerCallback
 
 from ..errors import StrategyError
 from ..modeling.blocks import assign_groups, find_blocks, layout_of
+from ..modeling.structure import drop_held_gradients, hold, release
 from .base import StrategyConfig, TransferStrategy, register_strategy
 
 logger = logging.getLogger(__name__)
@@ -108,6 +113,9 @@ class GradualUnfreezingCallback(TrainerCallback):
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._sync(state)
 
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        drop_held_gradients(self.strategy.pending_parameters())
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.strategy.config.every_steps:
             self._sync(state)
@@ -138,6 +146,9 @@ class GradualUnfreezing(TransferStrategy):
         if self.config.unfreeze_embeddings:
             blocks.append(layout.bottom)
         self.stages = [[(name, parameters[name]) for name in names] for names in blocks]
+        if context is not None and context.world_size > 1:
+            for parameter in self.pending_parameters():
+                hold(parameter)
         self.stage_names = [layout.block_name(layout.num_blocks - 1 - i) for i in range(count)]
         self.stage_names += ["embeddings"] if self.config.unfreeze_embeddings else []
         return model
@@ -149,7 +160,7 @@ class GradualUnfreezing(TransferStrategy):
     def unfreeze_until(self, due: int, step: int) -> None:
         while self.unfrozen < min(due, len(self.stages)):
             for _, parameter in self.stages[self.unfrozen]:
-                parameter.requires_grad_(True)
+                release(parameter)
             self.log.append({"step": step, "unfroze": self.stage_names[self.unfrozen]})
             logger.info("Gradual unfreezing: step %d, unfroze %s", step, self.stage_names[self.unfrozen])
             self.unfrozen += 1

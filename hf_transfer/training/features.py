@@ -60,9 +60,41 @@ def extract_features(
     return features
 
 
-def _cache_key(model: PooledClassifier, dataset: Dataset, dtype: str) -> str:
+def weights_digest(module: torch.nn.Module) -> str:
+    """sha256 of a module's parameters and buffers (names, dtypes, shapes and bytes): what its outputs depend on."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def processor_digest(processor) -> str:
+    """sha256 of a tokenizer (its full serialisation and special-token settings) or an image processor's config."""
+    if processor is None:
+        return ""
+    backend = getattr(processor, "backend_tokenizer", None)
+    if backend is not None:
+        text = backend.to_str() + json.dumps(
+            {"class": type(processor).__name__, "padding_side": processor.padding_side}, sort_keys=True
+        )
+    else:
+        text = json.dumps(processor.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def feature_cache_key(
+    model: PooledClassifier, dataset: Dataset, dtype: str, processor=None, max_length: int | None = None
+) -> str:
+    """The cache key of one split's features: everything they depend on — the rows (the dataset fingerprint), the
+    backbone's weights (content hash, so a checkpoint retrained in place or another revision misses), the
+    tokenizer or image processor, ``max_length``, the pooling and the extraction dtype."""
     identity = {
         "fingerprint": dataset._fingerprint,
+        "weights": weights_digest(model.backbone),
+        "processor": processor_digest(processor),
+        "max_length": max_length,
         "pooling": model.config.pooling,
         "backbone": model.config.backbone,
         "dtype": dtype,
@@ -78,14 +110,19 @@ def cache_features(
     device: torch.device | str = "cpu",
     cache_dir: str | Path | None = None,
     dtype: str = "float32",
+    processor=None,
+    max_length: int | None = None,
 ) -> tuple[DatasetDict, float]:
-    """``features`` + ``labels`` datasets for every split (reused from ``cache_dir`` when computed before).
+    """``features`` + ``labels`` datasets for every split (reused from ``cache_dir`` when computed before with
+    the same :func:`feature_cache_key`). Run it on the main process first when several processes share a
+    ``cache_dir`` (the pipeline does), so that one writes and the others read.
 
     Returns the datasets and the seconds spent extracting.
     """
     cached, seconds = {}, 0.0
     for split, dataset in splits.items():
-        path = Path(cache_dir) / f"{split}-{_cache_key(model, dataset, dtype)}" if cache_dir else None
+        key = feature_cache_key(model, dataset, dtype, processor, max_length) if cache_dir else None
+        path = Path(cache_dir) / f"{split}-{key}" if cache_dir else None
         if path is not None and path.is_dir():
             cached[split] = load_from_disk(str(path))
             logger.info("Loaded cached %s features from %s", split, path)

@@ -1,10 +1,19 @@
-"""What a run writes and where: output-directory safety, checkpoint resumption, predictions."""
+"""What a run writes and where: output-folder safety, checkpoint resumption, predictions.
+
+A run claims its folder before anything loads: rank 0 creates it with a marker file (``.hf_transfer_run``,
+created exclusively) and tells every rank its name. ``--overwrite_output_dir`` deletes marked folders only, and
+no output folder may be, contain or lie inside anything the run reads (checkpoint, tokenizer, data files,
+feature cache).
+"""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,34 +32,164 @@ PREDICTIONS_FILE = "predictions_test.jsonl"
 MODEL_CARD_FILE = "README.md"
 MERGED_DIR = "merged"
 GAP_PLOT = "domain_gap.png"
-RUN_MARKERS = (RECIPE_FILE, METRICS_FILE, "trainer_state.json", "config.json", "model.safetensors")
+RUN_MARKER = ".hf_transfer_run"  # written when a run claims its folder: only marked folders are ever deleted
 
 
-def _looks_like_run(path: Path) -> bool:
-    return any((path / marker).exists() for marker in RUN_MARKERS) or any(path.glob("checkpoint-*"))
+@dataclass
+class OutputClaim:
+    """Rank 0's verdict on the output folder, sent to every rank: the folder, or the error every rank raises."""
+
+    path: str | None = None
+    error: str | None = None
 
 
-def prepare_output_dir(args) -> None:
-    """Refuse a non-empty output directory unless resuming or told to overwrite; never delete a non-run folder."""
-    out = Path(args.output_dir)
-    if not out.exists() or not any(out.iterdir()):
-        return
-    if args.resume_from_checkpoint:
+def _resolved(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def _overlap(out: Path, other: Path) -> str | None:
+    if out == other:
+        return "is"
+    if other.is_relative_to(out):
+        return "contains"
+    if out.is_relative_to(other):
+        return "lies inside"
+    return None
+
+
+def protected_paths(recipe) -> dict[str, str]:
+    """Paths a run reads and must never write into or delete: checkpoint, tokenizer, data files, feature cache."""
+    model, data, adaptation = recipe.model, recipe.data, recipe.adaptation
+    candidates = {
+        "model_name_or_path": model.model_name_or_path,
+        "tokenizer_name": model.tokenizer_name,
+        "cache_dir": model.cache_dir,
+        "train_file": data.train_file,
+        "validation_file": data.validation_file,
+        "test_file": data.test_file,
+        "dataset_name": data.dataset_name,
+        "target_dataset_name": adaptation.target_dataset_name,
+        "target_train_file": adaptation.target_train_file,
+        "target_test_file": adaptation.target_test_file,
+        "feature_cache_dir": getattr(recipe.strategy.strategy_config, "feature_cache_dir", None),
+    }
+    if recipe.multitask.multitask_config is not None:
+        for task in recipe.multitask.multitask_config.tasks:
+            for key in ("dataset_name", "train_file", "validation_file", "test_file"):
+                candidates[f"multitask task {task.name!r} {key}"] = getattr(task, key)
+    return {key: value for key, value in candidates.items() if value and Path(value).expanduser().exists()}
+
+
+def _resume_path(args) -> Path | None:
+    value = args.resume_from_checkpoint
+    if value is None or str(value).lower() in ("", "false", "no", "none", "true", "yes", "last", "latest"):
+        return None
+    return _resolved(value)
+
+
+def check_output_dir(recipe) -> None:
+    """Every refusal that needs no writing, the same on every rank: raises :class:`OutputDirError`."""
+    args = recipe.training
+    out = _resolved(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--output_dir {args.output_dir} is a file, not a folder: choose a folder path.")
+    for key, path in protected_paths(recipe).items():
+        relation = _overlap(out, _resolved(path))
+        if relation:
+            raise OutputDirError(
+                f"--output_dir {args.output_dir} {relation} `{key}` ({path}): a run never writes into (or deletes) "
+                "what it reads. Choose another --output_dir, e.g. outputs/<name>."
+            )
+    resume = _resume_path(args)
+    occupied = out.is_dir() and any(out.iterdir())
+    if resume is not None:
+        if not resume.is_dir():
+            raise OutputDirError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: no such checkpoint directory.")
+        if occupied and not resume.is_relative_to(out):
+            raise OutputDirError(
+                f"--output_dir {args.output_dir} is not empty and --resume_from_checkpoint "
+                f"{args.resume_from_checkpoint} lies outside it: a run resumed from another folder's checkpoint "
+                "writes into an empty or new --output_dir only. Choose one."
+            )
+        if args.overwrite_output_dir and resume.is_relative_to(out):
+            raise OutputDirError(
+                f"--overwrite_output_dir would delete the checkpoint being resumed ({args.resume_from_checkpoint}): "
+                "drop one of the two options."
+            )
+    if getattr(recipe, "default_output_dir", False) and not args.resume_from_checkpoint:
+        return  # outputs/<recipe>/<timestamp>: a taken name gets a suffix when the folder is claimed
+    if not occupied or (args.resume_from_checkpoint and not args.overwrite_output_dir):
         return
     if not args.overwrite_output_dir:
         raise OutputDirError(
-            f"Output directory {out} already exists and is not empty ({sum(1 for _ in out.iterdir())} entries). "
-            "Choose another --output_dir, pass --overwrite_output_dir to replace it, or "
+            f"Output directory {args.output_dir} already exists and is not empty ({sum(1 for _ in out.iterdir())} "
+            "entries). Choose another --output_dir, pass --overwrite_output_dir to replace it, or "
             "--resume_from_checkpoint true to continue its last checkpoint."
         )
-    if not _looks_like_run(out):
+    if not (out / RUN_MARKER).is_file():
         raise OutputDirError(
-            f"Refusing to delete {out}: --overwrite_output_dir replaces training outputs only, and this folder "
-            f"holds none of {', '.join(RUN_MARKERS)} or checkpoint-*. Choose another --output_dir."
+            f"Refusing to delete {args.output_dir}: --overwrite_output_dir replaces only folders an hf_transfer run "
+            f"created (marked by {RUN_MARKER}), and this one has no such mark. Choose another --output_dir, or "
+            "empty the folder yourself."
         )
-    if args.should_save:
-        logger.warning("Deleting the previous contents of %s (--overwrite_output_dir).", out)
-        shutil.rmtree(out)
+
+
+def _create_exclusively(out: Path, resuming: bool) -> None:
+    """Make the folder and its run marker; the marker is created exclusively, so two runs cannot share a folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / RUN_MARKER
+    if resuming and marker.exists():
+        return
+    try:
+        with open(marker, "x", encoding="utf-8") as f:
+            json.dump({"created": datetime.datetime.now().isoformat(timespec="seconds"), "pid": os.getpid()}, f)
+    except FileExistsError:
+        raise OutputDirError(
+            f"Another run claimed {out} a moment ago: choose another --output_dir."
+        ) from None
+
+
+def _claim_on_main(recipe, default_named: bool) -> OutputClaim:
+    args = recipe.training
+    out = Path(args.output_dir)
+    try:
+        check_output_dir(recipe)  # again, just before writing: the folder may have changed since the first check
+        if default_named:  # outputs/<recipe>/<timestamp>: an atomic mkdir, a suffix when the name is taken
+            out.parent.mkdir(parents=True, exist_ok=True)
+            for attempt in range(1, 1000):
+                candidate = out if attempt == 1 else out.with_name(f"{out.name}-{attempt}")
+                try:
+                    candidate.mkdir()
+                except FileExistsError:
+                    continue
+                _create_exclusively(candidate, resuming=False)
+                return OutputClaim(path=str(candidate))
+            raise OutputDirError(f"No free folder name next to {out}: set --output_dir.")
+        if args.overwrite_output_dir and out.is_dir() and any(out.iterdir()):
+            logger.warning("Deleting the previous contents of %s (--overwrite_output_dir; a marked run folder).", out)
+            shutil.rmtree(out)
+        _create_exclusively(out, resuming=bool(args.resume_from_checkpoint))
+        return OutputClaim(path=str(out))
+    except OutputDirError as err:
+        return OutputClaim(error=str(err))
+
+
+def claim_output_dir(recipe) -> Path:
+    """Claim the run's output folder once for all processes: rank 0 checks it again (:func:`check_output_dir`),
+    creates it (and its marker) exclusively and sends the name to every rank, so ranks can neither pick different
+    default names nor share a folder with a concurrent run. Raises :class:`OutputDirError` on every rank when the
+    folder is refused. Call :func:`check_output_dir` first, on every rank, before anything expensive."""
+    args = recipe.training
+    default_named = bool(getattr(recipe, "default_output_dir", False)) and not args.resume_from_checkpoint
+    claim = _claim_on_main(recipe, default_named) if args.process_index == 0 else OutputClaim()
+    if args.world_size > 1:
+        from accelerate.utils import broadcast_object_list
+
+        claim = broadcast_object_list([claim], from_process=0)[0]
+    if claim.error:
+        raise OutputDirError(claim.error)
+    args.output_dir = claim.path
+    return Path(claim.path)
 
 
 def resolve_resume(args) -> str | None:
@@ -66,8 +205,6 @@ def resolve_resume(args) -> str | None:
                 "start a new run without --resume_from_checkpoint."
             )
         return last
-    if not Path(value).is_dir():
-        raise OutputDirError(f"--resume_from_checkpoint {value}: no such checkpoint directory.")
     return str(value)
 
 

@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -39,7 +40,7 @@ from ..data import (
     load_raw_datasets,
 )
 from ..data.images import without_augmentation
-from ..errors import DataError, RecipeError, StrategyError
+from ..errors import DataError, StrategyError
 from ..hub import render_output_card, trainable_groups
 from ..metrics import MetricSuite
 from ..modeling import (
@@ -65,7 +66,8 @@ from .outputs import (
     MODEL_CARD_FILE,
     PREDICTIONS_FILE,
     RECIPE_FILE,
-    prepare_output_dir,
+    check_output_dir,
+    claim_output_dir,
     resolve_resume,
     write_multitask_predictions,
     write_predictions,
@@ -152,7 +154,7 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
         raw, encoded = next(iter(multitask.raw.values())), multitask.encoded
         names = [task["name"] for task in multitask.tasks]
     else:
-        raw = load_raw_datasets(data_args, seed=data_seed)
+        raw = load_raw_datasets(data_args, seed=data_seed, label_column=data_args.label_column)
         check_columns(raw, input_columns(data_args, processor))
         names = label_names(raw, data_args.label_column)
         model = load_classifier(
@@ -173,6 +175,7 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
         data_collator=data_collator(processor),
         num_training_steps=num_training_steps(args, len(encoded["train"])),
         seed=args.seed,
+        world_size=max(1, args.world_size),
     )
     reset_batchnorm_momentum(model)
     model = strategy.apply(model, context)
@@ -256,29 +259,31 @@ def train(
     if not isinstance(recipe, Recipe):
         recipe = parse_recipe(recipe, overrides)
     args = recipe.training
-    prepare_output_dir(args)
+    check_output_dir(recipe)  # refusals first, before anything loads
+    push = take_over_push(args)  # one push after saving (repo id and token checked now); never the Trainer's
     resume = resolve_resume(args)
     run = prepare_run(recipe)
+    claim_output_dir(recipe)  # then the folder, once the data and model have loaded: bad input writes nothing
     encoded, names = run.encoded, run.labels
     collator = data_collator(run.processor)
     extra: dict[str, Any] = {}
     if is_image_processor(run.processor) and args.train_sampling_strategy == "group_by_length":
         args.train_sampling_strategy = "random"  # images have no length to group by
-    if getattr(run.strategy.config, "cache_features", False):
-        if run.multitask is not None:
-            raise RecipeError(
-                "feature_extraction with cache_features is single-task only: drop `cache_features` for a "
-                "multitask recipe (the frozen backbone still runs without dropout)."
+    if getattr(run.strategy.config, "cache_features", False):  # single task only (checked at parse time)
+        shared_cache = run.strategy.config.feature_cache_dir is not None
+        # with a cache folder, the main process extracts and writes first; the others then read its files
+        with args.main_process_first(desc="feature extraction") if shared_cache else contextlib.nullcontext():
+            encoded, seconds = cache_features(
+                run.model,
+                DatasetDict({split: without_augmentation(dataset) for split, dataset in encoded.items()}),
+                collator,
+                batch_size=args.per_device_eval_batch_size,
+                device=args.device,
+                cache_dir=run.strategy.config.feature_cache_dir,
+                dtype=run.strategy.config.extraction_dtype,
+                processor=run.processor,
+                max_length=recipe.data.max_length,
             )
-        encoded, seconds = cache_features(
-            run.model,
-            DatasetDict({split: without_augmentation(dataset) for split, dataset in encoded.items()}),
-            collator,
-            batch_size=args.per_device_eval_batch_size,
-            device=args.device,
-            cache_dir=run.strategy.config.feature_cache_dir,
-            dtype=run.strategy.config.extraction_dtype,
-        )
         collator = default_data_collator
         # Rows are now fixed-size feature vectors: nothing to group by length.
         args.train_sampling_strategy = "random"
@@ -290,8 +295,6 @@ def train(
     model, train_dataset, sampler, callbacks = run.model, encoded["train"], None, run.strategy.callbacks()
     domain = None
     if recipe.adaptation.adaptation_config is not None:
-        if extra.get("feature_cache"):
-            raise RecipeError("Domain adaptation needs the backbone in the loop: drop `cache_features`.")
         domain = plan_domain_adaptation(run, recipe)
         model, train_dataset, sampler = domain.model, domain.train_dataset, domain.sampler
         callbacks = callbacks + domain.callbacks
@@ -315,7 +318,6 @@ def train(
             **({"source_probabilities": sampler.probabilities} if settings.homogeneous else {}),
         }
 
-    push = take_over_push(args)  # one push after saving; the Trainer itself never calls the Hub
     trainer = TransferTrainer(
         model=model,
         args=args,
@@ -402,7 +404,7 @@ def evaluate(
     go_offline_if_unreachable()
     if saved.get("multitask"):
         return _evaluate_multitask(model_dir, checkpoint, saved, split, data_values, metrics, batch_size)
-    raw = load_raw_datasets(data_args, seed=saved.get("seed", 42))
+    raw = load_raw_datasets(data_args, seed=saved.get("seed", 42), label_column=data_args.label_column)
     if split not in raw:
         raise DataError(f"The dataset has no {split!r} split; its splits are: {', '.join(raw)}.")
     raw = DatasetDict({split: raw[split]})
