@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import datetime
 import json
@@ -170,7 +171,9 @@ class DataArguments:
     )
     file_encoding: str | None = field(
         default=None,
-        metadata={"help": "Text encoding of local csv / tsv / json files when not UTF-8 (e.g. latin-1, cp1252)."},
+        metadata={
+            "help": "Text encoding of local csv / tsv / json files when not UTF-8 (e.g. latin-1, cp1252)."
+        },
     )
     drop_unlabelled_rows: bool = field(
         default=False,
@@ -201,6 +204,14 @@ class DataArguments:
         if self.color_jitter < 0 or self.random_rotation < 0:
             raise RecipeError("`color_jitter` and `random_rotation` must be ≥ 0 (0 turns them off).")
         check_degrade(self.degrade, self.degrade_severity, "degrade")
+        if self.file_encoding is not None:
+            try:
+                codecs.lookup(self.file_encoding)
+            except LookupError:
+                raise RecipeError(
+                    f"Unknown `file_encoding` {self.file_encoding!r}: use a Python codec name such as utf-8, "
+                    "latin-1 or cp1252."
+                ) from None
         for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -336,17 +347,22 @@ class TransferTrainingArguments(TrainingArguments):
             )
         super().__post_init__()
 
-
     def _check_ranges(self) -> None:
         """Values transformers would accept and then fail on (or silently train nothing with)."""
         if self.learning_rate <= 0:
-            raise RecipeError(f"`learning_rate` must be > 0, got {self.learning_rate}; e.g. `learning_rate: 1e-4`.")
-        for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            raise RecipeError(
+                f"`learning_rate` must be > 0, got {self.learning_rate}; e.g. `learning_rate: 1e-4`."
+            )
+        for key in (
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+        ):
             if getattr(self, key) < 1:
                 raise RecipeError(f"`{key}` must be at least 1, got {getattr(self, key)}.")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise RecipeError(
-                f"`num_train_epochs` is {self.num_train_epochs} and `max_steps` unset: nothing would train. Set "
+                f"`num_train_epochs` is {self.num_train_epochs:g} and `max_steps` unset: nothing would train. Set "
                 "`num_train_epochs` > 0 (e.g. 3) or `max_steps` > 0 (e.g. 500)."
             )
         if self.metrics is not None and not self.metrics:
@@ -470,7 +486,9 @@ class Recipe:
     training: TransferTrainingArguments
     values: dict[str, Any]
     name: str = "recipe"
-    default_output_dir: bool = False  # output_dir was not given: outputs/<name>/<timestamp>, claimed with a suffix
+    default_output_dir: bool = (
+        False  # output_dir was not given: outputs/<name>/<timestamp>, claimed with a suffix
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe: every model/data/strategy field, plus the training keys that were set."""
@@ -583,7 +601,7 @@ def load_recipe_file(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise RecipeError(
-            f"Recipe {path} is not UTF-8 text (byte {err.object[err.start:err.start + 1]!r} at position {err.start}): "
+            f"Recipe {path} is not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} at position {err.start}): "
             "re-save it as UTF-8."
         ) from None
     try:
@@ -663,5 +681,13 @@ def parse_recipe(
                 "training loop): drop `cache_features: true` from the feature_extraction strategy."
             )
     return Recipe(
-        model, data, strategy, adaptation, multitask, training, values=values, name=name, default_output_dir=defaulted
+        model,
+        data,
+        strategy,
+        adaptation,
+        multitask,
+        training,
+        values=values,
+        name=name,
+        default_output_dir=defaulted,
     )

@@ -50,7 +50,7 @@ def _type_name(annotation: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
     if origin in (list, tuple):
         args = typing.get_args(annotation)
-        return f"a list of {_type_name(args[0])}" if args else "a list"
+        return f"a list, each item {_type_name(args[0])}" if args else "a list"
     if origin is dict:
         return "a mapping"
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -58,9 +58,14 @@ def _type_name(annotation: Any) -> str:
     return _NAMES.get(annotation) or getattr(annotation, "__name__", str(annotation))
 
 
+_KEY_EXAMPLES = {"max_length": "128", "num_train_epochs": "3", "num_layers": "2", "image_size": "96"}
+
+
 def _example(annotation: Any, key: str = "") -> str:
     if "learning_rate" in key and _NAMES.get(annotation) != "an integer":
         return "1e-4"
+    if key in _KEY_EXAMPLES:
+        return _KEY_EXAMPLES[key]
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
         return _example(next(a for a in typing.get_args(annotation) if a is not type(None)))
@@ -145,9 +150,9 @@ def _convert(value: Any, annotation: Any) -> Any:
         # an exact type match wins (a str stays a str in `str | Enum`), then None, then the first conversion
         if any(type(value) is member for member in members):
             return value
-        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
-            if type(None) in members:
-                return None
+        is_none = value is None or (isinstance(value, str) and value.strip().lower() in _NONE)
+        if is_none and type(None) in members:
+            return None
         members = [m for m in members if m is not type(None)]
         for member in members:
             try:
@@ -194,5 +199,6 @@ def coerce_fields(cls: type, values: dict[str, Any], where: str = "recipe") -> d
     """A copy of ``values`` with every key that is a field of ``cls`` converted to that field's type."""
     types_ = field_types(cls)
     return {
-        key: coerce(value, types_[key], key, where) if key in types_ else value for key, value in values.items()
+        key: coerce(value, types_[key], key, where) if key in types_ else value
+        for key, value in values.items()
     }

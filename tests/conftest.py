@@ -308,12 +308,12 @@ def image_folder(tmp_path_factory) -> Path:
     """A local ``imagefolder``: train / validation / test, one folder per class (red, green, blue), PNG files."""
     root = tmp_path_factory.mktemp("imagefolder")
     counts = {"train": 16, "validation": 6, "test": 6}
-    for split, per_class in counts.items():
+    for s, (split, per_class) in enumerate(counts.items()):
         for label, name in enumerate(IMAGE_CLASSES):
             folder = root / split / name
             folder.mkdir(parents=True)
-            for i in range(per_class):
-                colour_image(label, seed=hash((split, label, i)) % 2**32).save(folder / f"{i}.png")
+            for i in range(per_class):  # a fixed seed per image: the same pixels in every process and run
+                colour_image(label, seed=10_000 * s + 100 * label + i).save(folder / f"{i}.png")
     return root
 
 

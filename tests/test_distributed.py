@@ -174,11 +174,17 @@ def assert_same_weights(actual: Path, expected: Path, start: dict[str, torch.Ten
     assert a.keys() == e.keys()
     update = 0.1  # without a start: the scale of 3 SGD steps at lr 0.5 on the tiny model (measured 0.05-0.3)
     if start is not None:
-        moved = [(e[n] - start[n]).abs().max().item() for n in e if n in start and start[n].shape == e[n].shape]
+        moved = [
+            (e[n] - start[n]).abs().max().item() for n in e if n in start and start[n].shape == e[n].shape
+        ]
         update = max(moved)
-        assert update > 1e-2, f"the reference barely trained (largest update {update:.2e}): nothing to compare"
+        assert update > 1e-2, (
+            f"the reference barely trained (largest update {update:.2e}): nothing to compare"
+        )
     for name in e:
-        torch.testing.assert_close(a[name], e[name], rtol=0, atol=1e-4 * update, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(
+            a[name], e[name], rtol=0, atol=1e-4 * update, msg=lambda m, n=name: f"{n}: {m}"
+        )
 
 
 def assert_exactly_resumed(actual: Path, expected: Path) -> None:

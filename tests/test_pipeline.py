@@ -130,14 +130,18 @@ def test_an_output_dir_overlapping_the_model_is_refused_and_nothing_is_deleted(t
     out = {"is": model, "inside": model / "run", "contains": model.parent}[where]
     before = sorted(p.name for p in model.iterdir())
     recipe = tiny_recipe("bert", model_name_or_path=str(model), output_dir=str(out), max_steps=1)
-    with pytest.raises(OutputDirError, match=rf"{where if where != 'inside' else 'lies inside'} `model_name_or_path`"):
+    with pytest.raises(
+        OutputDirError, match=rf"{where if where != 'inside' else 'lies inside'} `model_name_or_path`"
+    ):
         train({**recipe, "overwrite_output_dir": True})
     assert sorted(p.name for p in model.iterdir()) == before and (model / "notes.txt").read_text() == "mine"
 
 
 def test_two_default_named_runs_in_the_same_second_get_two_folders(tiny_recipe, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(config_module, "default_output_dir", lambda name: str(Path("outputs") / name / "same"))
+    monkeypatch.setattr(
+        config_module, "default_output_dir", lambda name: str(Path("outputs") / name / "same")
+    )
     recipe = {k: v for k, v in tiny_recipe("bert", max_steps=1).items() if k != "output_dir"}
     first, second = parse_recipe(recipe), parse_recipe(recipe)  # both parsed before either writes
     assert first.training.output_dir == second.training.output_dir
@@ -156,7 +160,9 @@ def test_resuming_another_runs_checkpoint_never_writes_into_a_non_empty_folder(t
     with pytest.raises(OutputDirError, match="lies outside it"):
         train(tiny_recipe("bert", output_dir=str(busy), resume_from_checkpoint=checkpoint, **common))
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
-    fresh = train(tiny_recipe("bert", output_dir=str(tmp_path / "fresh"), resume_from_checkpoint=checkpoint, **common))
+    fresh = train(
+        tiny_recipe("bert", output_dir=str(tmp_path / "fresh"), resume_from_checkpoint=checkpoint, **common)
+    )
     assert fresh.trainer.state.global_step == 2 and (fresh.output_dir / RUN_MARKER).is_file()
 
 

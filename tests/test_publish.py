@@ -390,7 +390,9 @@ def test_a_push_mirrors_the_export_deleting_what_an_earlier_export_had(trained, 
     uploaded = {str(p.relative_to(export)) for p in export.rglob("*") if p.is_file()}
     remote = uploaded | {"merged/model.safetensors", "merged/config.json", "old_curve.png", "notes/eval.txt"}
     remote |= {".gitattributes"}
-    deleted = set(filter_repo_objects(sorted(remote - uploaded), allow_patterns=patterns)) - {".gitattributes"}
+    deleted = set(filter_repo_objects(sorted(remote - uploaded), allow_patterns=patterns)) - {
+        ".gitattributes"
+    }
     assert deleted == {"merged/model.safetensors", "merged/config.json", "old_curve.png"}
 
 
@@ -430,9 +432,7 @@ def test_a_failed_push_keeps_the_export_says_how_to_retry_and_never_shows_the_to
     trained, monkeypatch, caplog, capsys
 ):
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
-    FakeHub(
-        monkeypatch, fail_with=f"401 Unauthorized: invalid token {FAKE_TOKEN} (also {ANOTHER_TOKEN})"
-    )
+    FakeHub(monkeypatch, fail_with=f"401 Unauthorized: invalid token {FAKE_TOKEN} (also {ANOTHER_TOKEN})")
     caplog.set_level("DEBUG")
     with pytest.raises(PushError) as raised:
         publish.push_to_hub(trained.output_dir, "me/tiny", private=True, revision="v2")

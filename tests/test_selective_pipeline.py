@@ -15,6 +15,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 import hf_transfer
 from hf_transfer import train
 from hf_transfer.cli.main import main
+from hf_transfer.errors import DataError
 from hf_transfer.modeling import PooledClassifier, sentence_transformers_pooling
 from hf_transfer.modeling.structure import is_trainable
 from hf_transfer.strategies import StrategyContext
@@ -157,7 +158,11 @@ def test_held_blocks_train_exactly_like_frozen_ones(tiny_recipe, tiny_checkpoint
     same run as with frozen blocks — held blocks bit-identical to the checkpoint under AdamW with weight decay, and
     gradient clipping and every trained weight unchanged by the zero gradients."""
     before = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoints["bert"]).state_dict()
-    common = {"strategy": {"type": "gradual_unfreezing", "every_steps": 2}, "max_steps": 3, "weight_decay": 0.1}
+    common = {
+        "strategy": {"type": "gradual_unfreezing", "every_steps": 2},
+        "max_steps": 3,
+        "weight_decay": 0.1,
+    }
     frozen = train(tiny_recipe("bert", output_dir=str(tiny_checkpoints["bert"].parent / "frozen"), **common))
     monkeypatch.setattr(pipeline, "StrategyContext", lambda **kw: StrategyContext(**{**kw, "world_size": 2}))
     held = train(tiny_recipe("bert", output_dir=str(tiny_checkpoints["bert"].parent / "held"), **common))
@@ -217,3 +222,77 @@ def test_every_kind_of_export_reloads_and_its_card_snippet_runs(tiny_recipe, ove
     assert card.data.library_name == ("peft" if kind.endswith("adapter") else "transformers")
     snippet = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
     exec(compile(snippet, f"{kind}-card-snippet", "exec"), {})  # noqa: S102 - the card's own example must run
+
+
+def test_the_feature_cache_key_changes_with_everything_the_features_depend_on(
+    tiny_checkpoints, tiny_tokenizer
+):
+    """A checkpoint retrained in place, another tokenizer, max_length, pooling or dtype must not reuse old
+    features; the same inputs reuse them."""
+    from datasets import Dataset
+
+    from hf_transfer.modeling import load_classifier, resolve_checkpoint
+    from hf_transfer.training.features import feature_cache_key
+
+    checkpoint = resolve_checkpoint(str(tiny_checkpoints["bert"]))
+
+    def model(pooling="mean"):
+        return load_classifier(checkpoint, id2label={0: "a", 1: "b"}, pooling=pooling)
+
+    rows = Dataset.from_dict({"input_ids": [[2, 7, 3]], "labels": [0]})
+    base = feature_cache_key(model(), rows, "float32", tiny_tokenizer, 64)
+    assert feature_cache_key(model(), rows, "float32", tiny_tokenizer, 64) == base  # reused
+    retrained = model()
+    with torch.no_grad():
+        retrained.backbone.encoder.layer[0].output.dense.bias.add_(1e-3)  # same config, other weights
+    other_tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoints["bert"])
+    other_tokenizer.add_tokens(["cinematography"])
+    changed = {
+        "weights": feature_cache_key(retrained, rows, "float32", tiny_tokenizer, 64),
+        "tokenizer": feature_cache_key(model(), rows, "float32", other_tokenizer, 64),
+        "max_length": feature_cache_key(model(), rows, "float32", tiny_tokenizer, 32),
+        "pooling": feature_cache_key(model("cls"), rows, "float32", tiny_tokenizer, 64),
+        "dtype": feature_cache_key(model(), rows, "bfloat16", tiny_tokenizer, 64),
+        "rows": feature_cache_key(
+            model(),
+            Dataset.from_dict({"input_ids": [[2, 8, 3]], "labels": [0]}),
+            "float32",
+            tiny_tokenizer,
+            64,
+        ),
+    }
+    assert all(key != base for key in changed.values()), changed
+    assert len(set(changed.values())) == len(changed)
+
+
+def test_adalora_schedules_on_the_trainers_step_count_under_domain_adaptation(tiny_recipe):
+    """A DANN epoch takes n_source / (batch · source_fraction) steps: twice what the source rows alone suggest."""
+    recipe = tiny_recipe(
+        "bert",
+        dataset_name="sentiment_domains",
+        dataset_config_name="movies",
+        target_dataset_name="sentiment_domains",
+        target_dataset_config_name="amazon",
+        adaptation={"type": "dann", "measure_domain_gap": False},
+        strategy={"type": "peft", "method": "adalora", "r": 4},
+    )
+    result = train(recipe)
+    state = result.trainer.state
+    assert state.max_steps == 8  # 64 source rows, batch 16 of which half source: 8 steps, not 4
+    config = next(iter(result.trainer.model.task_model.peft_config.values()))
+    assert (config.total_step, config.tinit, config.tfinal) == (8, 1, 1)
+
+
+def test_unlabelled_rows_are_named_or_dropped_with_the_count(tiny_recipe, tmp_path, caplog):
+    lines = ["text,label"] + [
+        f"row {i},{'' if i in (3, 9) else ('pos' if i % 2 else 'neg')}" for i in range(40)
+    ]
+    data = tmp_path / "reviews.csv"
+    data.write_text("\n".join(lines) + "\n")
+    recipe = tiny_recipe("bert", dataset_name=None, train_file=str(data), max_steps=1)
+    with pytest.raises(DataError, match=r"2 of 40 rows without a label.*data rows 4, 10"):
+        train(recipe)
+    caplog.set_level("WARNING")
+    result = train({**recipe, "drop_unlabelled_rows": True})
+    assert "Dropped 2 of 40 train rows without a label" in caplog.text
+    assert result.metrics["rows"]["train"] + result.metrics["rows"]["validation"] == 38

@@ -240,11 +240,51 @@ def image_transforms(data_args, processor) -> tuple[ImageTransform, ImageTransfo
     return train, train.eval_view()
 
 
+def unreadable_images(dataset, column: str) -> list[tuple[int, str]]:
+    """(row, reason) for each image that is missing or cannot be decoded, checked from the stored bytes or
+    paths without decoding the whole split into memory."""
+    import io
+
+    from datasets import Image as ImageFeature
+
+    feature = dataset.features.get(column)
+    if isinstance(feature, ImageFeature):
+        dataset = dataset.cast_column(column, ImageFeature(decode=False))
+    failures = []
+    for row, cell in enumerate(dataset[column]):
+        path = cell if isinstance(cell, (str, Path)) else cell.get("path") if isinstance(cell, dict) else None
+        data = cell.get("bytes") if isinstance(cell, dict) else None
+        if data is None and path is not None and not Path(path).is_file():
+            failures.append((row, f"{path}: no such file"))
+            continue
+        if data is None and path is None:
+            continue  # arrays or PIL images held in memory: nothing to read
+        try:
+            with Image.open(io.BytesIO(data) if data is not None else path) as image:
+                image.verify()
+        except Exception as err:  # noqa: BLE001 — PIL raises several types on a corrupt file
+            failures.append((row, f"{path or 'row ' + str(row)}: {type(err).__name__}"))
+    return failures
+
+
+def check_images(raw: DatasetDict, column: str) -> None:
+    """Refuse, when the data loads (not mid-training), images that are missing or corrupt, listing the first few."""
+    for split, dataset in raw.items():
+        failures = unreadable_images(dataset, column)
+        if failures:
+            shown = "; ".join(reason for _, reason in failures[:3]) + ("; …" if len(failures) > 3 else "")
+            raise DataError(
+                f"{len(failures)} of {len(dataset)} images in the {split!r} split cannot be read ({shown}). Remove or "
+                "replace those files, then run again."
+            )
+
+
 def encode_image_splits(raw: DatasetDict, data_args, processor, names: list[str] | None) -> DatasetDict:
     """Encode labels with ``names`` (skipped when None), keep the image column, and set the lazy transforms:
     augmentation on ``train``, the plain processor view on the other splits."""
     from .loading import encode_labels
 
+    check_images(raw, data_args.image_column)
     encoded = encode_labels(raw, data_args.label_column, names) if names is not None else raw
     train, evaluation = image_transforms(data_args, processor)
     keep = {data_args.image_column, "labels"}

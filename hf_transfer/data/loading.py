@@ -72,16 +72,12 @@ def read_data_file(path: str, split: str, encoding: str | None = None):
         kwargs["encoding"] = encoding
     try:
         return datasets.load_dataset(builder, data_files={split: path}, split=split, **kwargs)
-    except LookupError:
-        raise DataError(
-            f"Unknown `file_encoding` {encoding!r}: use a Python codec name such as utf-8 or latin-1."
-        ) from None
     except Exception as err:  # noqa: BLE001 — the builders raise many types on a malformed file
         decoding = _cause(err, UnicodeDecodeError)
         if decoding is not None:
             raise DataError(
                 f"The {split} file {path!r} is not {encoding or 'UTF-8'} text (byte "
-                f"{decoding.object[decoding.start:decoding.start + 1]!r} at position {decoding.start}). Set "
+                f"{decoding.object[decoding.start : decoding.start + 1]!r} at position {decoding.start}). Set "
                 "`file_encoding` to the file's encoding (e.g. `file_encoding: latin-1` or cp1252), or re-save it as "
                 "UTF-8."
             ) from None
@@ -150,7 +146,10 @@ def handle_unlabelled_rows(raw: DatasetDict, label_column: str, drop: bool, sour
         if missing:
             logger.warning(
                 "Dropped %d of %d %s rows without a label in column %r (drop_unlabelled_rows).",
-                len(missing), len(dataset), split, label_column,
+                len(missing),
+                len(dataset),
+                split,
+                label_column,
             )
             gone = set(missing)
             dataset = dataset.select([i for i in range(len(dataset)) if i not in gone])

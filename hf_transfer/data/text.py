@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from ..errors import DataError
+from ..errors import DataError, RecipeError
 
 
 def tokenize_splits(
@@ -61,3 +61,31 @@ def encode_text_splits(raw: DatasetDict, data_args, tokenizer, names: list[str] 
         max_length=data_args.max_length,
         num_proc=data_args.preprocessing_num_workers,
     )
+
+
+def model_max_length(tokenizer, config) -> int | None:
+    """The most tokens a checkpoint takes: its position embeddings (less RoBERTa's padding offset) and the
+    tokenizer's ``model_max_length``, whichever is smaller; None when neither says."""
+    limits = []
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        offset = (
+            (config.pad_token_id or 0) + 1
+            if config.model_type in ("roberta", "xlm-roberta", "camembert")
+            else 0
+        )
+        limits.append(positions - offset)
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < 1_000_000:  # tokenizers without a limit say 1e30
+        limits.append(declared)
+    return min(limits) if limits else None
+
+
+def check_max_length(max_length: int, tokenizer, config) -> None:
+    """Refuse a ``max_length`` the checkpoint cannot take (an index error deep in the embeddings otherwise)."""
+    limit = model_max_length(tokenizer, config)
+    if limit is not None and max_length > limit:
+        raise RecipeError(
+            f"`max_length` {max_length} is above what {getattr(config, '_name_or_path', '') or 'the model'} takes "
+            f"({limit} tokens): set `max_length` to at most {limit}."
+        )

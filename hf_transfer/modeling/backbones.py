@@ -99,7 +99,10 @@ def resolve_checkpoint(
         return ResolvedCheckpoint(name_or_path, str(local), "local")
     if not is_hub_id(name_or_path):
         problem = "is not a directory" if local.exists() else "does not exist"
-        raise ModelResolutionError(f"Model directory {name_or_path!r} {problem}.")
+        raise ModelResolutionError(
+            f"Model directory {name_or_path!r} {problem}. Set `model_name_or_path` to a checkpoint folder (written "
+            "by save_pretrained or `hf-transfer train`) or a Hub id such as sentence-transformers/all-MiniLM-L6-v2."
+        )
 
     if name_or_path in PREPARED_CHECKPOINTS:
         prepared = prepared_checkpoint_path(name_or_path)

@@ -55,9 +55,9 @@ def hold(parameter: nn.Parameter) -> None:
     (so it adds nothing to the clipped norm, and DDP averages zeros); :func:`drop_held_gradients` then clears it
     before the optimizer step, so the optimizer skips it entirely (no state, no weight decay), exactly as for a
     frozen parameter."""
+    parameter.requires_grad_(True)
     if not hasattr(parameter, _HELD):
         parameter.register_hook(_zero_while_held(parameter))
-    parameter.requires_grad_(True)
     setattr(parameter, _HELD, True)
 
 

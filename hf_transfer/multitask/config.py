@@ -65,10 +65,14 @@ class TaskSpec:
                 f"Task {self.name!r}: unknown kind {self.kind!r}.{did_you_mean(self.kind, TASK_KINDS)} "
                 f"Use one of {', '.join(TASK_KINDS)}."
             )
-        if not isinstance(self.name, str) or not TASK_NAME.fullmatch(self.name) or self.name in RESERVED_NAMES:
+        if (
+            not isinstance(self.name, str)
+            or not TASK_NAME.fullmatch(self.name)
+            or self.name in RESERVED_NAMES
+        ):
             raise RecipeError(
                 f"Task name {self.name!r} is not allowed: use letters, digits and _ (starting with a letter), and "
-                f"none of {', '.join(RESERVED_NAMES)} (the cross-task means are reported as mean_<metric>)."
+                f"not {' or '.join(RESERVED_NAMES)} (the cross-task means are reported as mean_<metric>)."
             )
         self.label_column = self.label_column or self.name
         if self.metrics is None:
@@ -123,7 +127,9 @@ class MultiTaskSettings:
         names = [task.name for task in self.tasks]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise RecipeError(f"multitask: task names must be unique; {', '.join(duplicates)} appear twice.")
+            raise RecipeError(
+                f"multitask: task names must be unique; rename the repeated {', '.join(repr(d) for d in duplicates)}."
+            )
         for key, value, valid in (
             ("sampling", self.sampling, SAMPLINGS),
             ("batching", self.batching, BATCHINGS),

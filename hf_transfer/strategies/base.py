@@ -39,7 +39,9 @@ class StrategyContext:
 
     train_dataset: Any = None
     data_collator: Any = None
-    num_training_steps: int | None = None  # an estimate from the train rows; the Trainer's own is state.max_steps
+    num_training_steps: int | None = (
+        None  # an estimate from the train rows; the Trainer's own is state.max_steps
+    )
     seed: int = 42
     world_size: int = 1  # processes that train together (DDP registers what requires grad when it wraps)
 

@@ -104,7 +104,9 @@ def check_output_dir(recipe) -> None:
     occupied = out.is_dir() and any(out.iterdir())
     if resume is not None:
         if not resume.is_dir():
-            raise OutputDirError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: no such checkpoint directory.")
+            raise OutputDirError(
+                f"--resume_from_checkpoint {args.resume_from_checkpoint}: no such checkpoint directory."
+            )
         if occupied and not resume.is_relative_to(out):
             raise OutputDirError(
                 f"--output_dir {args.output_dir} is not empty and --resume_from_checkpoint "
@@ -142,7 +144,9 @@ def _create_exclusively(out: Path, resuming: bool) -> None:
         return
     try:
         with open(marker, "x", encoding="utf-8") as f:
-            json.dump({"created": datetime.datetime.now().isoformat(timespec="seconds"), "pid": os.getpid()}, f)
+            json.dump(
+                {"created": datetime.datetime.now().isoformat(timespec="seconds"), "pid": os.getpid()}, f
+            )
     except FileExistsError:
         raise OutputDirError(
             f"Another run claimed {out} a moment ago: choose another --output_dir."
@@ -153,7 +157,9 @@ def _claim_on_main(recipe, default_named: bool) -> OutputClaim:
     args = recipe.training
     out = Path(args.output_dir)
     try:
-        check_output_dir(recipe)  # again, just before writing: the folder may have changed since the first check
+        check_output_dir(
+            recipe
+        )  # again, just before writing: the folder may have changed since the first check
         if default_named:  # outputs/<recipe>/<timestamp>: an atomic mkdir, a suffix when the name is taken
             out.parent.mkdir(parents=True, exist_ok=True)
             for attempt in range(1, 1000):
@@ -166,7 +172,9 @@ def _claim_on_main(recipe, default_named: bool) -> OutputClaim:
                 return OutputClaim(path=str(candidate))
             raise OutputDirError(f"No free folder name next to {out}: set --output_dir.")
         if args.overwrite_output_dir and out.is_dir() and any(out.iterdir()):
-            logger.warning("Deleting the previous contents of %s (--overwrite_output_dir; a marked run folder).", out)
+            logger.warning(
+                "Deleting the previous contents of %s (--overwrite_output_dir; a marked run folder).", out
+            )
             shutil.rmtree(out)
         _create_exclusively(out, resuming=bool(args.resume_from_checkpoint))
         return OutputClaim(path=str(out))

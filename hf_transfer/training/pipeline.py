@@ -24,7 +24,7 @@ import torch
 from datasets import DatasetDict
 from peft import PeftModel
 from torch import nn
-from transformers import TrainingArguments, default_data_collator, set_seed
+from transformers import AutoConfig, TrainingArguments, default_data_collator, set_seed
 
 from ..adaptation.domain_gap import plot_domains, proxy_a_distance
 from ..adaptation.training import DomainPlan, measure_features, plan_domain_adaptation
@@ -40,6 +40,7 @@ from ..data import (
     load_raw_datasets,
 )
 from ..data.images import without_augmentation
+from ..data.text import check_max_length
 from ..errors import DataError, StrategyError
 from ..hub import render_output_card, trainable_groups
 from ..metrics import MetricSuite
@@ -146,6 +147,11 @@ def prepare_run(recipe: Recipe) -> PreparedRun:
         model_args.model_name_or_path, model_args.revision, model_args.cache_dir, model_args.trust_remote_code
     )
     processor = load_processor(checkpoint, model_args.tokenizer_name, model_args.revision)
+    if not is_image_processor(processor):  # before any data loads
+        config = AutoConfig.from_pretrained(
+            checkpoint.path, revision=model_args.revision, trust_remote_code=model_args.trust_remote_code
+        )
+        check_max_length(data_args.max_length, processor, config)
     strategy = build_strategy(recipe.strategy.strategy_config)
     data_seed = args.data_seed if args.data_seed is not None else args.seed
     multitask = None
