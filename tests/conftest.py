@@ -43,6 +43,15 @@ SMALL_TEXT_DATA = {
     "per_device_eval_batch_size": 32,
 }
 
+
+def assert_same_logits(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Two copies of one model (trained in memory, reloaded from disk) give the same logits up to float rounding.
+    Not bit for bit: CPU kernels choose SIMD paths by memory alignment and thread count (with one thread a
+    reloaded MobileNetV2 differs by 3e-33), so exact equality holds on some machines only; a wrong or missing
+    weight moves logits by orders of magnitude more than rtol 1e-5."""
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-8)
+
+
 TEXT_ARCHITECTURES = ("bert", "roberta", "distilbert")
 VISION_ARCHITECTURES = ("vit", "convnext")
 ARCHITECTURES = TEXT_ARCHITECTURES + VISION_ARCHITECTURES

@@ -64,6 +64,11 @@ def test_predict_texts_and_file(trained_dir, tmp_path, capsys):
     output = tmp_path / "out.jsonl"
     assert main(["predict", str(trained_dir), "--file", str(texts), "--output", str(output)]) == 0
     assert [json.loads(line)["text"] for line in output.read_text().splitlines()] == ["one", "two", "three"]
+    # an existing --output is kept unless --overwrite is given
+    assert main(["predict", str(trained_dir), "--text", "x", "--output", str(output)]) == 2
+    assert "already exists" in capsys.readouterr().err and len(output.read_text().splitlines()) == 3
+    assert main(["predict", str(trained_dir), "--text", "x", "--output", str(output), "--overwrite"]) == 0
+    assert [json.loads(line)["text"] for line in output.read_text().splitlines()] == ["x"]
 
 
 def test_predict_without_input_is_an_error(trained_dir, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import assert_same_logits
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -61,7 +62,7 @@ def test_saved_model_is_a_stock_checkpoint_with_identical_logits(trained):
     inputs = tokenizer(["a fine film", "dull and long"], padding=True, return_tensors="pt")
     model = trained.trainer.model.eval()
     with torch.no_grad():
-        assert torch.equal(model(**inputs).logits, reloaded(**inputs).logits)
+        assert_same_logits(model(**inputs).logits, reloaded(**inputs).logits)
     saved = load_file(out / "model.safetensors")
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items() if k in saved)
 

@@ -9,6 +9,7 @@ import shutil
 import pytest
 import torch
 import yaml
+from conftest import assert_same_logits
 from peft import AutoPeftModelForSequenceClassification
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -42,7 +43,7 @@ def test_lora_adapter_reloads_with_stock_peft_head_included(tiny_recipe):
     tokenizer = AutoTokenizer.from_pretrained(out)
     trained = logits_of(result.trainer.model, tokenizer)
     stock = AutoPeftModelForSequenceClassification.from_pretrained(out)  # peft alone, no hf_transfer code
-    assert torch.equal(logits_of(stock, tokenizer), trained)
+    assert_same_logits(logits_of(stock, tokenizer), trained)
     base_head = AutoModelForSequenceClassification.from_pretrained(adapter_config["base_model_name_or_path"])
     assert not torch.equal(
         logits_of(base_head, tokenizer), trained
@@ -67,7 +68,7 @@ def test_three_label_adapter_reloads_through_hf_transfer(tiny_recipe):
     assert result.metrics["labels"] == ["amazon", "movies", "nyt", "tweets"]
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
     reloaded = hf_transfer.modeling.load_trained_classifier(result.output_dir)
-    assert torch.equal(logits_of(reloaded, tokenizer), logits_of(result.trainer.model, tokenizer))
+    assert_same_logits(logits_of(reloaded, tokenizer), logits_of(result.trainer.model, tokenizer))
 
 
 @pytest.mark.parametrize("pooling", ["cls", "mean", "max", "pooler"])
@@ -78,7 +79,7 @@ def test_pooled_head_saves_and_reloads_through_the_auto_class(tiny_recipe, pooli
     reloaded = AutoModelForSequenceClassification.from_pretrained(result.output_dir)
     assert type(reloaded) is PooledClassifier
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
-    assert torch.equal(logits_of(reloaded, tokenizer), logits_of(model, tokenizer))
+    assert_same_logits(logits_of(reloaded, tokenizer), logits_of(model, tokenizer))
 
 
 def test_auto_pooling_reads_the_sentence_transformers_config(tiny_checkpoints, tiny_recipe, tmp_path):
@@ -217,7 +218,7 @@ def test_every_kind_of_export_reloads_and_its_card_snippet_runs(tiny_recipe, ove
     result = train(tiny_recipe("bert", max_steps=2, learning_rate=5e-2, **overrides))
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
     reloaded = load_trained_classifier(result.output_dir)
-    assert torch.equal(logits_of(reloaded, tokenizer), logits_of(result.trainer.model, tokenizer))
+    assert_same_logits(logits_of(reloaded, tokenizer), logits_of(result.trainer.model, tokenizer))
     card = ModelCard.load(result.output_dir / "README.md")
     assert card.data.library_name == ("peft" if kind.endswith("adapter") else "transformers")
     snippet = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
