@@ -200,10 +200,10 @@ def model_metrics(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not any(t in k for t in TIMING)}
 
 
-def launch(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
+def launch(args: list[str], timeout: int = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "accelerate.commands.launch", *args]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # gloo on CPU processes, as in CI, even beside a GPU
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 
@@ -352,13 +352,18 @@ STRATEGY_RUNS = {
     "layerwise_lr_decay": {"strategy": "full", "layerwise_lr_decay": 0.5},
 }
 MANY_RECIPES = """\
-import sys
+import os, sys
+from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_distributed import DeterministicTrainer
+import hf_transfer.config
 from hf_transfer.training import pipeline
 pipeline.TransferTrainer = DeterministicTrainer
+# each rank computes another default folder name, as clocks a second apart would
+hf_transfer.config.default_output_dir = lambda name: str(Path("outputs") / name / ("rank-" + os.environ["RANK"]))
 for path in sys.argv[1:]:  # one process group, one run after another
-    pipeline.train(path)
+    result = pipeline.train(path)
+    print("OUTPUT_DIR", os.environ["RANK"], Path(path).stem, result.output_dir, flush=True)
 """
 
 
@@ -388,10 +393,24 @@ def strategy_runs(tmp_path_factory, dropout_free_checkpoint) -> dict[str, tuple[
         paths.append(str(path))
         runs[name] = (single, ddp)
     multi = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    defaulted = make_recipe("plain", dropout_free_checkpoint, root / "unused", **SGD)
+    del defaulted["output_dir"]  # outputs/defaulted/<name>, relative to the launch folder
+    (root / "defaulted.yaml").write_text(yaml.safe_dump(defaulted))
+    paths.append(str(root / "defaulted.yaml"))
     launcher = root / "launch_many.py"
     launcher.write_text(MANY_RECIPES.format(tests=str(Path(__file__).parent)))
-    launch([*multi, "--dynamo_backend", "no", str(launcher), *paths], timeout=900)
+    done = launch([*multi, "--dynamo_backend", "no", str(launcher), *paths], timeout=900, cwd=root)
+    runs["defaulted"] = (root, done.stdout)
     return runs
+
+
+def test_ranks_share_the_folder_rank_0_chose(strategy_runs):
+    """Each rank computed another default name; every rank ends with rank 0's, which alone exists."""
+    root, stdout = strategy_runs["defaulted"]
+    reported = {line.split()[1]: line.split()[3] for line in stdout.splitlines() if " defaulted " in line}
+    assert set(reported) == {"0", "1"} and reported["0"] == reported["1"] == "outputs/defaulted/rank-0"
+    assert [p.name for p in (root / "outputs" / "defaulted").iterdir()] == ["rank-0"]
+    assert (root / "outputs" / "defaulted" / "rank-0" / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize("name", list(STRATEGY_RUNS))
