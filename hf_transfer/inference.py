@@ -15,13 +15,12 @@ import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
-import datasets
 import torch
 import yaml
 
 from .data.images import ImageTransform, to_pil
 from .data.inputs import is_image_processor
-from .data.loading import file_builder
+from .data.loading import read_data_file
 from .errors import DataError
 from .modeling import load_processor, load_trained_classifier, resolve_checkpoint
 
@@ -120,9 +119,16 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     if not path.is_file():
         raise DataError(f"Input file {str(path)!r} does not exist.")
     if path.suffix == ".txt":
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    builder, kwargs = file_builder(str(path))
-    table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        try:
+            lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"Input file {str(path)!r} is not UTF-8 text (position {err.start}): re-save it as UTF-8."
+            ) from None
+        if not lines:
+            raise DataError(f"Input file {str(path)!r} holds no text: one text per line.")
+        return lines
+    table = read_data_file(str(path), "input", key="--file")
     if text_column not in table.column_names:
         raise DataError(
             f"Column {text_column!r} is not in {path}. Its columns are: {', '.join(table.column_names)}. "

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ from typing import Any
 
 import huggingface_hub.constants
 import yaml
-from huggingface_hub import create_branch, create_repo, get_token, upload_folder
+from huggingface_hub import create_branch, create_repo, get_token, list_repo_files, upload_folder
 
 from .errors import OutputDirError, PushError, RecipeError
 
@@ -66,9 +67,22 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # A real user access token's shape: `hf_` and 34 letters or digits (at least 30 taken), standing alone — not
 # `hf_transfer_runs` or `model_hf_exp1`, which are paths and repo names.
 TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])")
-# What an export holds, as patterns for the push's `delete_patterns`: remote files of these kinds that the new
-# export no longer has (an old merged/, old plots) go in the same commit; files of other kinds are left alone.
-EXPORT_PATTERNS = (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD, f"{MERGED}/*")
+
+
+def is_export_file(path: str) -> bool:
+    """Whether a repo path is of a kind an export writes, where it writes it: a model or document file at the top,
+    or a model file in merged/ (so `docs/fig.png` or `onnx/model.safetensors` a user added are not)."""
+    parts = path.split("/")
+    if len(parts) == 1:
+        return _matches(parts[0], (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD))
+    return len(parts) == 2 and parts[0] == MERGED and _matches(parts[1], MODEL_FILES)
+
+
+def stale_files(remote: list[str], export: Path) -> list[str]:
+    """Remote files an earlier push left that the new export no longer has (an old merged/, old plots): deleted in
+    the same commit, so the repo mirrors the export. Files of other kinds are left alone."""
+    uploaded = {p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file()}
+    return sorted(f for f in remote if f not in uploaded and is_export_file(f))
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -276,13 +290,19 @@ def push_to_hub(
             write_export_card(output_dir, export, canonical)
         if revision and revision != "main":
             create_branch(canonical, branch=revision, exist_ok=True, token=token)
+        try:  # what an earlier push left (a new repo or branch has nothing to compare)
+            remote = list_repo_files(canonical, revision=revision, token=token)
+        except Exception:  # noqa: BLE001 — no such revision yet
+            remote = []
+        stale = stale_files(remote, export)
         commit = upload_folder(
             folder_path=str(export),
             repo_id=canonical,
             revision=revision,
             commit_message=message,
             token=token,
-            delete_patterns=list(EXPORT_PATTERNS),  # the repo mirrors the export
+            delete_patterns=[glob.escape(f) for f in stale]
+            or None,  # exact paths: the repo mirrors the export
         )
     except Exception as err:  # any Hub, network or offline-mode error: reported below, without its traceback
         failure = f"{type(err).__name__}: {err}"

@@ -497,6 +497,14 @@ CASES = [
     ),
     # -- domain adaptation ----------------------------------------------------------------------------------
     Case(
+        "empty_target_file",
+        "adaptation",
+        "a 0-byte `target_train_file`",
+        lambda w: ["train", w.recipe(adaptation="dann", target_train_file=w.csv("target.csv", ""))],
+        DataError,
+        r"target\.csv' is empty \(0 bytes\)",
+    ),
+    Case(
         "adaptation_without_target",
         "adaptation",
         "`adaptation: dann` without a target domain",
@@ -680,7 +688,54 @@ CASES = [
             ),
         ],
         OutputDirError,
-        r"lies outside it.*writes into an empty or new --output_dir only",
+        r"is not one of its checkpoints.*writes into an empty or new --output_dir only",
+    ),
+    Case(
+        "resume_false_into_non_empty",
+        "resume",
+        "`resume_from_checkpoint: false` and a non-empty `output_dir`",
+        lambda w: ["train", w.recipe(resume_from_checkpoint=False, output_dir=str(w.run_folder()))],
+        OutputDirError,
+        r"already exists and is not empty",
+    ),
+    Case(
+        "overwrite_while_resuming",
+        "resume",
+        "`overwrite_output_dir` with `resume_from_checkpoint: true`",
+        lambda w: [
+            "train",
+            w.recipe(resume_from_checkpoint=True, overwrite_output_dir=True, output_dir=str(w.run_folder())),
+        ],
+        OutputDirError,
+        r"would delete the folder the run resumes in",
+    ),
+    Case(
+        "output_inside_checkpoint",
+        "resume",
+        "`output_dir` inside the checkpoint being resumed",
+        lambda w: [
+            "train",
+            w.recipe(
+                resume_from_checkpoint=str(w.run_folder() / "checkpoint-1"),
+                output_dir=str(w.tmp / "previous" / "checkpoint-1" / "next"),
+            ),
+        ],
+        OutputDirError,
+        r"lies inside the checkpoint being resumed",
+    ),
+    Case(
+        "output_above_resumed_run",
+        "resume",
+        "`output_dir` a folder above the resumed run (`outputs/`)",
+        lambda w: [
+            "train",
+            w.recipe(
+                resume_from_checkpoint=str(w.run_folder("runs/a") / "checkpoint-1"),
+                output_dir=str(w.tmp / "runs"),
+            ),
+        ],
+        OutputDirError,
+        r"is not one of its checkpoints",
     ),
     # -- publishing and predicting --------------------------------------------------------------------------
     Case(

@@ -303,12 +303,14 @@ def trained(tiny_recipe):
 class FakeHub:
     """Stands in for huggingface_hub's create_repo / create_branch / upload_folder in hf_transfer.publish."""
 
-    def __init__(self, monkeypatch, fail_with: str | None = None, user: str = "me"):
+    def __init__(self, monkeypatch, fail_with: str | None = None, user: str = "me", remote: tuple = ()):
         self.calls: list[tuple[str, tuple, dict]] = []
         self.fail_with = fail_with
         self.user = user  # the namespace the Hub puts a bare repo name in, as `create_repo` answers
+        self.remote = list(remote)  # the files already in the repo, as `list_repo_files` answers
         for name in ("create_repo", "create_branch", "upload_folder"):
             monkeypatch.setattr(publish, name, self._recorder(name))
+        monkeypatch.setattr(publish, "list_repo_files", lambda *args, **kwargs: list(self.remote))
 
     def _recorder(self, name):
         def call(*args, **kwargs):
@@ -355,7 +357,7 @@ def test_push_calls_the_hub_with_the_right_arguments(trained, monkeypatch):
                 "revision": "experiment",
                 "commit_message": "First version",
                 "token": FAKE_TOKEN,
-                "delete_patterns": list(publish.EXPORT_PATTERNS),
+                "delete_patterns": None,  # a new repo: nothing to delete
             },
         )
     ]
@@ -379,22 +381,23 @@ def test_a_bare_repo_name_is_pushed_under_the_full_id_the_hub_answers(trained, m
     assert 'path = "someone/tiny"' in code
 
 
-def test_a_push_mirrors_the_export_deleting_what_an_earlier_export_had(trained, monkeypatch, tmp_path):
-    """The commit's delete_patterns, applied to a repo holding an earlier push (an old merged/, an old plot, a
-    file the user added by hand), delete exactly the export-kind files the new export no longer has."""
+def test_a_push_mirrors_the_export_deleting_what_an_earlier_export_had(trained, monkeypatch):
+    """A repo holding an earlier push (an old merged/, an old plot) and files the user added (notes, a figure and
+    weights in sub-folders): the commit deletes exactly the export-kind files the new export no longer has."""
     from huggingface_hub.utils import filter_repo_objects
 
-    hub = FakeHub(monkeypatch)
     export = publish.push_to_hub(trained.output_dir, "me/tiny", token=FAKE_TOKEN, dry_run=True)
+    uploaded = {p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file()}
+    added_by_user = {"notes/eval.txt", "docs/fig.png", "onnx/model.safetensors", ".gitattributes"}
+    old = {"merged/model.safetensors", "merged/config.json", "old_curve.png"}
+    hub = FakeHub(monkeypatch, remote=sorted(uploaded | added_by_user | old))
     publish.push_to_hub(trained.output_dir, "me/tiny", token=FAKE_TOKEN)
     patterns = hub.named("upload_folder")[0][1]["delete_patterns"]
-    uploaded = {str(p.relative_to(export)) for p in export.rglob("*") if p.is_file()}
-    remote = uploaded | {"merged/model.safetensors", "merged/config.json", "old_curve.png", "notes/eval.txt"}
-    remote |= {".gitattributes"}
-    deleted = set(filter_repo_objects(sorted(remote - uploaded), allow_patterns=patterns)) - {
-        ".gitattributes"
-    }
-    assert deleted == {"merged/model.safetensors", "merged/config.json", "old_curve.png"}
+    remote = sorted(uploaded | added_by_user | old)
+    deleted = (
+        set(filter_repo_objects(remote, allow_patterns=patterns)) - uploaded
+    )  # as huggingface_hub applies them
+    assert deleted == old
 
 
 @pytest.mark.parametrize(

@@ -261,7 +261,7 @@ def unreadable_images(dataset, column: str) -> list[tuple[int, str]]:
             continue  # arrays or PIL images held in memory: nothing to read
         try:
             with Image.open(io.BytesIO(data) if data is not None else path) as image:
-                image.verify()
+                image.load()  # decodes every pixel: a truncated file fails here, not mid-training
         except Exception as err:  # noqa: BLE001 — PIL raises several types on a corrupt file
             failures.append((row, f"{path or 'row ' + str(row)}: {type(err).__name__}"))
     return failures

@@ -60,14 +60,16 @@ def _load_files(data_args) -> DatasetDict:
     return DatasetDict(splits)
 
 
-def read_data_file(path: str, split: str, encoding: str | None = None):
-    """One local data file as a ``datasets.Dataset``, every failure a one-line :class:`DataError` with the fix."""
+def read_data_file(path: str, split: str, encoding: str | None = None, key: str | None = None):
+    """One local data file as a ``datasets.Dataset``, every failure a one-line :class:`DataError` naming ``key``
+    (the option that gave the file: ``train_file`` by default) and the fix."""
+    key = key or f"{split}_file"
     if not Path(path).is_file():
         what = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
-        raise DataError(f"The {split} file {path!r} {what}. Check `{split}_file` in the recipe.")
+        raise DataError(f"The {split} file {path!r} {what}. Check `{key}`.")
     builder, kwargs = file_builder(path)
     if Path(path).stat().st_size == 0:
-        raise DataError(f"The {split} file {path!r} is empty (0 bytes). Check the file or `{split}_file`.")
+        raise DataError(f"The {split} file {path!r} is empty (0 bytes). Check the file or `{key}`.")
     if encoding and builder != "parquet":
         kwargs["encoding"] = encoding
     try:
@@ -84,7 +86,7 @@ def read_data_file(path: str, split: str, encoding: str | None = None):
         message = str(err).splitlines()[0] if str(err) else ""
         if "corresponds to no data" in message:  # a csv with a header and no row, an empty json list
             raise DataError(
-                f"The {split!r} split is empty: {path} holds no data row. Check the file, or drop `{split}_file`."
+                f"The {split!r} split is empty: {path} holds no data row. Check the file or `{key}`."
             ) from None
         raise DataError(
             f"The {split} file {path!r} cannot be read as {builder} ({type(err).__name__}: {message}). Check the "

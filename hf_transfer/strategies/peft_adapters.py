@@ -284,10 +284,19 @@ class AdaLoraAllocationCallback(TrainerCallback):
             return
         model = getattr(model, "module", model)
         peft_model = model.task_model if hasattr(model, "task_model") else model
+        total = int(self.options.get("total_step", state.max_steps))
+        schedule = {
+            **adalora_schedule(total),
+            **{k: v for k, v in self.options.items() if k in ("tinit", "tfinal")},
+        }
+        if schedule["tinit"] >= total - schedule["tfinal"]:
+            raise StrategyError(
+                f"peft: AdaLoRA over {total} steps has no budgeting phase (tinit {schedule['tinit']}, tfinal "
+                f"{schedule['tfinal']}): train longer, or set smaller tinit / tfinal in `options`."
+            )
         for peft_config in peft_model.peft_config.values():
-            for key, value in adalora_schedule(state.max_steps).items():
-                if key not in self.options:
-                    setattr(peft_config, key, value)
+            for key, value in schedule.items():
+                setattr(peft_config, key, value)
 
     def on_optimizer_step(self, args, state, control, model=None, **kwargs):
         model = getattr(model, "module", model)

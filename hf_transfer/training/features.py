@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -85,14 +86,19 @@ def processor_digest(processor) -> str:
 
 
 def feature_cache_key(
-    model: PooledClassifier, dataset: Dataset, dtype: str, processor=None, max_length: int | None = None
+    model: PooledClassifier,
+    dataset: Dataset,
+    dtype: str,
+    processor=None,
+    max_length: int | None = None,
+    weights: str | None = None,
 ) -> str:
     """The cache key of one split's features: everything they depend on — the rows (the dataset fingerprint), the
     backbone's weights (content hash, so a checkpoint retrained in place or another revision misses), the
     tokenizer or image processor, ``max_length``, the pooling and the extraction dtype."""
     identity = {
         "fingerprint": dataset._fingerprint,
-        "weights": weights_digest(model.backbone),
+        "weights": weights or weights_digest(model.backbone),
         "processor": processor_digest(processor),
         "max_length": max_length,
         "pooling": model.config.pooling,
@@ -120,8 +126,9 @@ def cache_features(
     Returns the datasets and the seconds spent extracting.
     """
     cached, seconds = {}, 0.0
+    weights = weights_digest(model.backbone) if cache_dir else None  # once for every split
     for split, dataset in splits.items():
-        key = feature_cache_key(model, dataset, dtype, processor, max_length) if cache_dir else None
+        key = feature_cache_key(model, dataset, dtype, processor, max_length, weights) if cache_dir else None
         path = Path(cache_dir) / f"{split}-{key}" if cache_dir else None
         if path is not None and path.is_dir():
             cached[split] = load_from_disk(str(path))
@@ -133,6 +140,8 @@ def cache_features(
         cached[split] = Dataset.from_dict(columns).with_format("torch")
         seconds += time.perf_counter() - start
         logger.info("Extracted %s features %s in %.1f s", split, features.shape, time.perf_counter() - start)
-        if path is not None:
-            cached[split].save_to_disk(str(path))
+        if path is not None:  # written beside, then renamed: a crashed write never looks like a cache
+            partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+            cached[split].save_to_disk(str(partial))
+            os.replace(partial, path)
     return DatasetDict(cached), seconds

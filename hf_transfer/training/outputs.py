@@ -80,11 +80,20 @@ def protected_paths(recipe) -> dict[str, str]:
     return {key: value for key, value in candidates.items() if value and Path(value).expanduser().exists()}
 
 
-def _resume_path(args) -> Path | None:
+NO_RESUME = ("", "false", "no", "none")
+LAST_CHECKPOINT = ("true", "yes", "last", "latest")
+
+
+def resuming(args) -> bool:
+    """Whether the run resumes (`resume_from_checkpoint: false` — the string "False" — does not)."""
     value = args.resume_from_checkpoint
-    if value is None or str(value).lower() in ("", "false", "no", "none", "true", "yes", "last", "latest"):
+    return value is not None and str(value).lower() not in NO_RESUME
+
+
+def _resume_path(args) -> Path | None:
+    if not resuming(args) or str(args.resume_from_checkpoint).lower() in LAST_CHECKPOINT:
         return None
-    return _resolved(value)
+    return _resolved(args.resume_from_checkpoint)
 
 
 def check_output_dir(recipe) -> None:
@@ -107,20 +116,25 @@ def check_output_dir(recipe) -> None:
             raise OutputDirError(
                 f"--resume_from_checkpoint {args.resume_from_checkpoint}: no such checkpoint directory."
             )
-        if occupied and not resume.is_relative_to(out):
+        if resume == out or out.is_relative_to(resume):
+            raise OutputDirError(
+                f"--output_dir {args.output_dir} is or lies inside the checkpoint being resumed "
+                f"({args.resume_from_checkpoint}): choose the run folder that holds it, or a new --output_dir."
+            )
+        if occupied and resume.parent != out:
             raise OutputDirError(
                 f"--output_dir {args.output_dir} is not empty and --resume_from_checkpoint "
-                f"{args.resume_from_checkpoint} lies outside it: a run resumed from another folder's checkpoint "
-                "writes into an empty or new --output_dir only. Choose one."
+                f"{args.resume_from_checkpoint} is not one of its checkpoints: a run resumed from another folder's "
+                "checkpoint writes into an empty or new --output_dir only. Choose one."
             )
-        if args.overwrite_output_dir and resume.is_relative_to(out):
-            raise OutputDirError(
-                f"--overwrite_output_dir would delete the checkpoint being resumed ({args.resume_from_checkpoint}): "
-                "drop one of the two options."
-            )
-    if getattr(recipe, "default_output_dir", False) and not args.resume_from_checkpoint:
+    if args.overwrite_output_dir and resuming(args) and occupied:
+        raise OutputDirError(
+            f"--overwrite_output_dir with --resume_from_checkpoint {args.resume_from_checkpoint} would delete "
+            f"the folder the run resumes in ({args.output_dir}): drop one of the two options."
+        )
+    if getattr(recipe, "default_output_dir", False) and not resuming(args):
         return  # outputs/<recipe>/<timestamp>: a taken name gets a suffix when the folder is claimed
-    if not occupied or (args.resume_from_checkpoint and not args.overwrite_output_dir):
+    if not occupied or resuming(args):
         return
     if not args.overwrite_output_dir:
         raise OutputDirError(
@@ -176,10 +190,14 @@ def _claim_on_main(recipe, default_named: bool) -> OutputClaim:
                 "Deleting the previous contents of %s (--overwrite_output_dir; a marked run folder).", out
             )
             shutil.rmtree(out)
-        _create_exclusively(out, resuming=bool(args.resume_from_checkpoint))
+        _create_exclusively(out, resuming=resuming(args))
         return OutputClaim(path=str(out))
     except OutputDirError as err:
         return OutputClaim(error=str(err))
+    except OSError as err:  # no permission, a full disk: every rank is told, none waits for ever
+        return OutputClaim(
+            error=f"Cannot create --output_dir {out} ({type(err).__name__}: {err}). Choose a writable folder."
+        )
 
 
 def claim_output_dir(recipe) -> Path:
@@ -188,7 +206,7 @@ def claim_output_dir(recipe) -> Path:
     default names nor share a folder with a concurrent run. Raises :class:`OutputDirError` on every rank when the
     folder is refused. Call :func:`check_output_dir` first, on every rank, before anything expensive."""
     args = recipe.training
-    default_named = bool(getattr(recipe, "default_output_dir", False)) and not args.resume_from_checkpoint
+    default_named = bool(getattr(recipe, "default_output_dir", False)) and not resuming(args)
     claim = _claim_on_main(recipe, default_named) if args.process_index == 0 else OutputClaim()
     if args.world_size > 1:
         from accelerate.utils import broadcast_object_list
@@ -202,9 +220,9 @@ def claim_output_dir(recipe) -> Path:
 
 def resolve_resume(args) -> str | None:
     value = args.resume_from_checkpoint
-    if value is None or str(value).lower() in ("", "false", "no", "none"):
+    if not resuming(args):
         return None
-    if str(value).lower() in ("true", "yes", "last", "latest"):
+    if str(value).lower() in LAST_CHECKPOINT:
         out = Path(args.output_dir)
         last = get_last_checkpoint(str(out)) if out.is_dir() else None
         if last is None:

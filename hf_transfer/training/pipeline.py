@@ -269,7 +269,6 @@ def train(
     push = take_over_push(args)  # one push after saving (repo id and token checked now); never the Trainer's
     resume = resolve_resume(args)
     run = prepare_run(recipe)
-    claim_output_dir(recipe)  # then the folder, once the data and model have loaded: bad input writes nothing
     encoded, names = run.encoded, run.labels
     collator = data_collator(run.processor)
     extra: dict[str, Any] = {}
@@ -324,6 +323,9 @@ def train(
             **({"source_probabilities": sampler.probabilities} if settings.homogeneous else {}),
         }
 
+    claim_output_dir(
+        recipe
+    )  # the folder, once every input (target data too) has loaded: bad input writes nothing
     trainer = TransferTrainer(
         model=model,
         args=args,
