@@ -133,7 +133,7 @@ def unlabelled_rows(dataset, label_column: str) -> list[int]:
     return [i for i, value in enumerate(dataset[label_column]) if value is None]
 
 
-def handle_unlabelled_rows(raw: DatasetDict, label_column: str, drop: bool, source: str = "") -> DatasetDict:
+def handle_unlabelled_rows(raw: DatasetDict, label_column: str, drop: bool) -> DatasetDict:
     """Refuse (or, with ``drop``, drop and log) rows without a label, per split, naming how many and which."""
     checked = {}
     for split, dataset in raw.items():
@@ -141,7 +141,7 @@ def handle_unlabelled_rows(raw: DatasetDict, label_column: str, drop: bool, sour
         if missing and not drop:
             shown = ", ".join(str(i + 1) for i in missing[:5]) + (", …" if len(missing) > 5 else "")
             raise DataError(
-                f"The {split!r} split{source} has {len(missing):,} of {len(dataset):,} rows without a label in column "
+                f"The {split!r} split has {len(missing):,} of {len(dataset):,} rows without a label in column "
                 f"{label_column!r} (data rows {shown}, counting from 1 after any header). Fill in their labels, or "
                 "set `drop_unlabelled_rows: true` to drop them (the count is logged)."
             )

@@ -282,8 +282,7 @@ class AdaLoraAllocationCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if not state.max_steps:
             return
-        model = getattr(model, "module", model)
-        peft_model = model.task_model if hasattr(model, "task_model") else model
+        peft_model = _adapted_model(model)
         total = int(self.options.get("total_step", state.max_steps))
         schedule = {
             **adalora_schedule(total),
@@ -299,9 +298,14 @@ class AdaLoraAllocationCallback(TrainerCallback):
                 setattr(peft_config, key, value)
 
     def on_optimizer_step(self, args, state, control, model=None, **kwargs):
-        model = getattr(model, "module", model)
-        peft_model = model.task_model if hasattr(model, "task_model") else model
+        peft_model = _adapted_model(model)
         peft_model.base_model.update_and_allocate(state.global_step)
+
+
+def _adapted_model(model):
+    """The PEFT model inside what the Trainer holds (a DDP wrapper, a domain-adaptation wrapper)."""
+    model = getattr(model, "module", model)
+    return model.task_model if hasattr(model, "task_model") else model
 
 
 def adalora_schedule(total_steps: int) -> dict[str, int]:
