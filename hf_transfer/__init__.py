@@ -25,10 +25,14 @@ from .errors import (
     RecipeError,
     StrategyError,
 )
+from .evaluation import evaluate
 from .inference import Predictor, predict
 from .modeling import format_module_tree, resolve_checkpoint
+from .objectives import Objective, list_objectives, register_objective
+from .run import TrainResult, train
+from .stages import StageKind, list_stage_kinds, register_stage_kind
 from .strategies import build_strategy, list_strategies, register_strategy
-from .training import TrainResult, TransferTrainer, evaluate, train
+from .training import TransferTrainer
 
 __version__ = "0.1.0"
 
@@ -38,10 +42,12 @@ __all__ = [
     "HfTransferError",
     "ModelArguments",
     "ModelResolutionError",
+    "Objective",
     "OutputDirError",
     "Predictor",
     "Recipe",
     "RecipeError",
+    "StageKind",
     "StrategyArguments",
     "StrategyError",
     "TrainResult",
@@ -52,11 +58,15 @@ __all__ = [
     "evaluate",
     "format_module_tree",
     "list_builtin_datasets",
+    "list_objectives",
+    "list_stage_kinds",
     "list_strategies",
     "load_builtin_dataset",
     "load_raw_datasets",
     "parse_recipe",
     "predict",
+    "register_objective",
+    "register_stage_kind",
     "register_strategy",
     "resolve_checkpoint",
     "train",

@@ -18,11 +18,15 @@ from pathlib import Path
 import torch
 import yaml
 
-from .data.images import ImageTransform, to_pil
+from .data.images import ImageTransform
 from .data.inputs import is_image_processor
 from .data.loading import read_data_file
+from .data.pil import to_pil
 from .errors import DataError
-from .modeling import load_processor, load_trained_classifier, resolve_checkpoint
+from .modeling import load_processor, resolve_checkpoint
+from .objectives import SavedRun, objective_class
+from .run_files import RECIPE_FILE
+from .wrappers import load_trained_classifier
 
 
 class Predictor:
@@ -31,6 +35,7 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int | None = None):
         checkpoint = resolve_checkpoint(str(model_dir))
+        self.objective = objective_class(SavedRun.read(checkpoint.path).task_objective)  # decodes the logits
         self.processor = load_processor(checkpoint)
         self.model = load_trained_classifier(checkpoint.path).eval()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -73,41 +78,20 @@ class Predictor:
     def __call__(self, texts: Sequence, batch_size: int = 32, top_k: int = 1) -> list[dict]:
         """One record per text (or image: a path or PIL image): ``{"text"|"image", "label", "score"}`` (plus
         ``top_k``), or for a multi-task model ``{"text"|"image", <task>: {...}, …}`` with every task's prediction
-        (see :func:`hf_transfer.multitask.decode_tasks`)."""
-        if self.tasks is not None:
-            from .multitask.predictions import decode_tasks
-
-            results = []
-            for start in range(0, len(texts), batch_size):
-                batch = list(texts[start : start + batch_size])
-                for item, tasks in zip(
-                    batch, decode_tasks(self.tasks, self._logits(batch).numpy()), strict=True
-                ):
-                    key, name = self._key(item)
-                    results.append({key: name if name is not None else len(results), **tasks})
-            return results
-        id2label = self.model.config.id2label
+        (the run's task objective decodes the logits)."""
         results = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            probabilities = self._logits(batch).softmax(dim=-1)
-            scores, indices = probabilities.topk(min(top_k, probabilities.shape[-1]), dim=-1)
-            for item, row_scores, row_indices in zip(batch, scores.tolist(), indices.tolist(), strict=True):
+            decoded = self.objective.decode(self.model, self._logits(batch), top_k=top_k)
+            for item, prediction in zip(batch, decoded, strict=True):
                 key, name = self._key(item)
-                record = {key: name if name is not None else len(results)}
-                record.update({"label": id2label[row_indices[0]], "score": row_scores[0]})
-                if top_k > 1:
-                    record["top_k"] = [
-                        {"label": id2label[i], "score": s}
-                        for i, s in zip(row_indices, row_scores, strict=True)
-                    ]
-                results.append(record)
+                results.append({key: name if name is not None else len(results), **prediction})
         return results
 
 
 def trained_value(model_dir: str | Path, key: str):
     """A recipe value the model was trained with (``max_length``, ``image_size``), so inference matches it."""
-    recipe = Path(model_dir) / "recipe.yaml"
+    recipe = Path(model_dir) / RECIPE_FILE
     if not recipe.is_file():
         return None
     return yaml.safe_load(recipe.read_text()).get(key)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard
 
-from .modeling.backbones import OFFLINE_CHECKPOINTS, is_hub_id
+from .data.describe import is_hub_id
+from .modeling.backbones import OFFLINE_CHECKPOINTS
 from .modeling.prepared import PREPARED_CHECKPOINTS, prepared_checkpoint_path
 
 # Licence identifiers the Hub accepts in the `license` metadata field (a base model's declared licence outside

@@ -30,15 +30,13 @@ import huggingface_hub.constants
 import yaml
 from huggingface_hub import create_branch, create_repo, get_token, list_repo_files, upload_folder
 
+from .cards import render_output_card
 from .errors import OutputDirError, PushError, RecipeError
+from .run_files import MERGED_DIR, METRICS_FILE, MODEL_CARD_FILE, RECIPE_FILE
 
 logger = logging.getLogger(__name__)
 
 EXPORT_DIR = "hub_export"
-MODEL_CARD = "README.md"
-RECIPE = "recipe.yaml"
-METRICS = "metrics.json"
-MERGED = "merged"
 # What loads the model (at the top of the folder and in merged/).
 MODEL_FILES = (
     "config.json",
@@ -62,7 +60,7 @@ MODEL_FILES = (
     "image_processor_config.json",
 )
 # What documents it (top of the folder only; the card is rendered again for the export).
-DOCUMENT_FILES = (RECIPE, METRICS, "*.png")
+DOCUMENT_FILES = (RECIPE_FILE, METRICS_FILE, "*.png")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # A real user access token's shape: `hf_` and 34 letters or digits (at least 30 taken), standing alone — not
 # `hf_transfer_runs` or `model_hf_exp1`, which are paths and repo names.
@@ -74,8 +72,8 @@ def is_export_file(path: str) -> bool:
     or a model file in merged/ (so `docs/fig.png` or `onnx/model.safetensors` a user added are not)."""
     parts = path.split("/")
     if len(parts) == 1:
-        return _matches(parts[0], (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD))
-    return len(parts) == 2 and parts[0] == MERGED and _matches(parts[1], MODEL_FILES)
+        return _matches(parts[0], (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD_FILE))
+    return len(parts) == 2 and parts[0] == MERGED_DIR and _matches(parts[1], MODEL_FILES)
 
 
 def stale_files(remote: list[str], export: Path) -> list[str]:
@@ -125,9 +123,9 @@ def _write_recipe(source: Path, target: Path) -> None:
 def _looks_like_export(path: Path) -> bool:
     """Whether a folder holds only what :func:`export_folder` writes (so replacing it loses nothing else)."""
     files = [p for p in path.rglob("*") if p.is_file()]
-    allowed = (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD)
+    allowed = (*MODEL_FILES, *DOCUMENT_FILES, MODEL_CARD_FILE)
     return bool(files) and all(
-        _matches(p.name, allowed) and p.relative_to(path).parts[0] in (p.name, MERGED) for p in files
+        _matches(p.name, allowed) and p.relative_to(path).parts[0] in (p.name, MERGED_DIR) for p in files
     )
 
 
@@ -135,24 +133,22 @@ def write_export_card(
     output_dir: Path, export: Path, repo_id: str | None = None, model_name: str | None = None
 ) -> None:
     """The export's model card: rendered again so that its snippet loads ``repo_id`` (or the export folder)."""
-    from .hub import render_output_card
-
-    if (output_dir / RECIPE).is_file() and (output_dir / METRICS).is_file():
+    if (output_dir / RECIPE_FILE).is_file() and (output_dir / METRICS_FILE).is_file():
         card = render_output_card(
             output_dir,
             load_path=export.resolve(),
             repo_id=repo_id,
             model_name=model_name or (repo_id.split("/")[-1] if repo_id else output_dir.resolve().name),
         )
-        card.save(export / MODEL_CARD)
-    elif (output_dir / MODEL_CARD).is_file():
+        card.save(export / MODEL_CARD_FILE)
+    elif (output_dir / MODEL_CARD_FILE).is_file():
         logger.warning(
             "%s has no %s / %s (not written by `hf-transfer train`?): its README.md is exported unchanged.",
             output_dir,
-            RECIPE,
-            METRICS,
+            RECIPE_FILE,
+            METRICS_FILE,
         )
-        shutil.copy2(output_dir / MODEL_CARD, export / MODEL_CARD)
+        shutil.copy2(output_dir / MODEL_CARD_FILE, export / MODEL_CARD_FILE)
 
 
 def export_folder(
@@ -202,12 +198,12 @@ def export_folder(
             f"{output_dir} has no safetensors weights (model.safetensors / adapter_model.safetensors): only "
             "safetensors are exported, never pickled weights. Save the model with safe_serialization."
         )
-    if (output_dir / MERGED / "config.json").is_file():
-        _copy_model_files(output_dir / MERGED, export / MERGED)
-    if (output_dir / RECIPE).is_file():
-        _write_recipe(output_dir / RECIPE, export / RECIPE)
-    if (output_dir / METRICS).is_file():
-        shutil.copy2(output_dir / METRICS, export / METRICS)
+    if (output_dir / MERGED_DIR / "config.json").is_file():
+        _copy_model_files(output_dir / MERGED_DIR, export / MERGED_DIR)
+    if (output_dir / RECIPE_FILE).is_file():
+        _write_recipe(output_dir / RECIPE_FILE, export / RECIPE_FILE)
+    if (output_dir / METRICS_FILE).is_file():
+        shutil.copy2(output_dir / METRICS_FILE, export / METRICS_FILE)
     for plot in sorted(output_dir.glob("*.png")):
         shutil.copy2(plot, export / plot.name)
     write_export_card(output_dir, export, repo_id)

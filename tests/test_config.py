@@ -10,10 +10,10 @@ import torch
 import yaml
 
 from hf_transfer.config import (
-    ARGUMENT_CLASSES,
     RECIPES_DIR,
     DataArguments,
     ModelArguments,
+    argument_classes,
     field_names,
     parse_recipe,
     resolve_recipe_path,
@@ -174,7 +174,7 @@ def test_saved_recipe_round_trips(tmp_path):
 
 def test_field_names_do_not_collide_across_dataclasses():
     seen: dict[str, type] = {}
-    for cls in ARGUMENT_CLASSES:
+    for cls in argument_classes():
         for f in dataclasses.fields(cls):
             if f.init:
                 assert f.name not in seen, f"{f.name} is in both {seen[f.name].__name__} and {cls.__name__}"
@@ -265,17 +265,21 @@ def test_nested_blocks_are_typed_too():
             "target_dataset_name": "sentiment_domains",
         }
     )
-    config = recipe.adaptation.adaptation_config
+    config = recipe.objective_arguments["domain_adaptation"].adaptation_config
     assert config.domain_loss_weight == 0.5 and config.discriminator_layers == 3
-    multitask = parse_recipe(
-        {
-            **BASE,
-            "multitask": {
-                "temperature": "2",
-                "tasks": [{"name": "a", "weight": "0.5", "metrics": "f1"}, {"name": "b"}],
-            },
-        }
-    ).multitask.multitask_config
+    multitask = (
+        parse_recipe(
+            {
+                **BASE,
+                "multitask": {
+                    "temperature": "2",
+                    "tasks": [{"name": "a", "weight": "0.5", "metrics": "f1"}, {"name": "b"}],
+                },
+            }
+        )
+        .objective_arguments["multitask"]
+        .multitask_config
+    )
     assert (
         multitask.temperature == 2.0
         and multitask.tasks[0].weight == 0.5

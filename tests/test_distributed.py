@@ -28,9 +28,9 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, TrainerCallback
 
 from hf_transfer import train
-from hf_transfer.adaptation import DomainMixSampler
-from hf_transfer.multitask import TaskBatchSampler
-from hf_transfer.training import pipeline
+from hf_transfer.objectives.domain_adaptation import DomainMixSampler
+from hf_transfer.objectives.multitask import TaskBatchSampler
+from hf_transfer.stages import train as train_stage
 from hf_transfer.training.trainer import SamplerEpochCallback, TransferTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +70,8 @@ LAUNCHER = """\
 import runpy, sys
 sys.path.insert(0, {tests!r})
 from test_distributed import DeterministicTrainer
-from hf_transfer.training import pipeline
-pipeline.TransferTrainer = DeterministicTrainer
+from hf_transfer.stages import train
+train.TransferTrainer = DeterministicTrainer
 runpy.run_path({script!r}, run_name="__main__")
 """
 
@@ -112,7 +112,7 @@ def one_thread():
 @pytest.fixture(autouse=True)
 def deterministic_trainer(monkeypatch):
     """In-process runs use DeterministicTrainer; no interruption unless a test sets STOP_AT."""
-    monkeypatch.setattr(pipeline, "TransferTrainer", DeterministicTrainer)
+    monkeypatch.setattr(train_stage, "TransferTrainer", DeterministicTrainer)
     monkeypatch.delenv(STOP_AT, raising=False)
 
 
@@ -232,7 +232,7 @@ def reference(tmp_path_factory, dropout_free_checkpoint):
         if wrapper not in runs:
             out = tmp_path_factory.mktemp(f"reference-{wrapper}") / "run"
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(pipeline, "TransferTrainer", DeterministicTrainer)
+                patch.setattr(train_stage, "TransferTrainer", DeterministicTrainer)
                 patch.delenv(STOP_AT, raising=False)
                 runs[wrapper] = train(make_recipe(wrapper, dropout_free_checkpoint, out, **SGD))
         return runs[wrapper]
@@ -356,13 +356,14 @@ import os, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_distributed import DeterministicTrainer
-import hf_transfer.config
-from hf_transfer.training import pipeline
-pipeline.TransferTrainer = DeterministicTrainer
+import hf_transfer
+import hf_transfer.config.recipe
+from hf_transfer.stages import train
+train.TransferTrainer = DeterministicTrainer
 # each rank computes another default folder name, as clocks a second apart would
-hf_transfer.config.default_output_dir = lambda name: str(Path("outputs") / name / ("rank-" + os.environ["RANK"]))
+hf_transfer.config.recipe.default_output_dir = lambda name: str(Path("outputs") / name / ("rank-" + os.environ["RANK"]))
 for path in sys.argv[1:]:  # one process group, one run after another
-    result = pipeline.train(path)
+    result = hf_transfer.train(path)
     print("OUTPUT_DIR", os.environ["RANK"], Path(path).stem, result.output_dir, flush=True)
 """
 
@@ -383,7 +384,7 @@ def strategy_runs(tmp_path_factory, dropout_free_checkpoint) -> dict[str, tuple[
     for name in STRATEGY_RUNS:
         single = root / f"{name}-1proc"
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(pipeline, "TransferTrainer", DeterministicTrainer)
+            patch.setattr(train_stage, "TransferTrainer", DeterministicTrainer)
             patch.delenv(STOP_AT, raising=False)
             train(strategy_recipe(name, dropout_free_checkpoint, single, root))
         ddp = root / f"{name}-2proc"

@@ -14,14 +14,14 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_transfer import train
-from hf_transfer.adaptation import (
+from hf_transfer.errors import DataError, RecipeError
+from hf_transfer.objectives.domain_adaptation import (
     AdaptationConfig,
     DomainMixSampler,
     lambda_at,
     mix_domains,
     proxy_a_distance,
 )
-from hf_transfer.errors import DataError, RecipeError
 from hf_transfer.wrappers import (
     CoralLoss,
     DomainAdversarialLoss,
@@ -147,7 +147,9 @@ def test_wrapper_round_trips_and_its_task_path_is_the_task_model(arch, tmp_path)
     assert type(reloaded) is DomainAdversarialModel
     assert_same_logits(reloaded(**batch).logits, out.logits)
     trained = model.train()(labels=labels, domains=torch.tensor([0, 0, 1, 1]), **batch)
-    assert trained.loss.item() == pytest.approx((trained.task_loss + trained.domain_loss).item())
+    assert trained.loss.item() == pytest.approx(
+        (trained.loss_parts["task_loss"] + trained.loss_parts["domain_loss"]).item()
+    )
 
 
 def test_sampler_mixes_every_batch_and_cycles_the_shorter_side():
@@ -171,7 +173,7 @@ def test_mixing_hides_target_labels():
 
     source = Dataset.from_dict({"input_ids": [[1], [2]], "labels": [0, 1]})
     target = Dataset.from_dict({"input_ids": [[3], [4], [5]], "labels": [1, 1, 0]})
-    mixed = mix_domains(source, target)
+    mixed = mix_domains(source, target, [-100] * len(target))
     assert mixed["labels"] == [0, 1, -100, -100, -100] and mixed["domains"] == [0, 0, 1, 1, 1]
 
 

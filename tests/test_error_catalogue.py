@@ -32,8 +32,8 @@ from hf_transfer.errors import (
     RecipeError,
     StrategyError,
 )
-from hf_transfer.training import pipeline
-from hf_transfer.training.outputs import RUN_MARKER
+from hf_transfer.run_files import RUN_MARKER
+from hf_transfer.stages import train as train_stage
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -572,16 +572,44 @@ CASES = [
         r"rename the repeated 'a'",
     ),
     Case(
-        "multitask_with_adaptation",
+        "objective_without_its_block",
         "multitask",
-        "`multitask` and `adaptation` in one recipe",
-        train_with(
-            multitask={"tasks": [{"name": "a"}, {"name": "b"}]},
-            adaptation="dann",
-            target_dataset_name="sentiment_domains",
-        ),
+        "`objective: multitask` without a `multitask:` block",
+        train_with(objective="multitask"),
         RecipeError,
-        r"`multitask` and `adaptation` cannot be combined",
+        r"`objective: multitask` needs its `multitask:` block",
+    ),
+    Case(
+        "wrapper_as_task_objective",
+        "adaptation",
+        "`objective: domain_adaptation` (a wrapper, switched on by its block)",
+        train_with(objective="domain_adaptation"),
+        RecipeError,
+        r"wraps a task objective: set its block instead \(e.g. `adaptation: dann`\)",
+    ),
+    Case(
+        "unknown_objective",
+        "multitask",
+        "a misspelt `objective`",
+        train_with(objective="multitsk"),
+        RecipeError,
+        r"Unknown objective 'multitsk'. Did you mean 'multitask'",
+    ),
+    Case(
+        "unknown_stage_kind",
+        "stages",
+        "a stage of an unregistered kind",
+        train_with(stages=[{"kind": "pretrain_mlm"}]),
+        RecipeError,
+        r"stage 1 of `stages`: unknown stage kind 'pretrain_mlm'",
+    ),
+    Case(
+        "stage_sets_a_run_key",
+        "stages",
+        "a stage that sets `output_dir`",
+        train_with(stages=[{"kind": "train", "output_dir": "elsewhere"}]),
+        RecipeError,
+        r"`output_dir` is set for the whole run, not per stage",
     ),
     # -- images ---------------------------------------------------------------------------------------------
     Case(
@@ -819,7 +847,7 @@ def test_a_bad_input_fails_early_with_one_clear_line(case, world, monkeypatch, c
         def refuse(*args, **kwargs):
             raise TrainingStarted(case.id)
 
-        monkeypatch.setattr(pipeline, "TransferTrainer", refuse)
+        monkeypatch.setattr(train_stage, "TransferTrainer", refuse)
     before = snapshot(world.tmp)
     # the Python entry point raises the documented exception
     args, extra = build_parser().parse_known_args(argv)

@@ -13,10 +13,14 @@ from transformers import AutoModel
 
 from hf_transfer import train
 from hf_transfer.errors import DataError, RecipeError
-from hf_transfer.modeling import load_trained_classifier, resolve_checkpoint
-from hf_transfer.multitask import MultiTaskSettings, TaskBatchSampler, decode_tasks
-from hf_transfer.multitask.metrics import MultiTaskMetrics
-from hf_transfer.wrappers import MultiTaskConfig, MultiTaskModel
+from hf_transfer.modeling import resolve_checkpoint
+from hf_transfer.objectives.multitask import (
+    MultiTaskMetrics,
+    MultiTaskSettings,
+    TaskBatchSampler,
+    decode_tasks,
+)
+from hf_transfer.wrappers import MultiTaskConfig, MultiTaskModel, load_trained_classifier
 
 TASKS = [
     {"name": "topic", "kind": "single_label_classification", "labels": ["a", "b", "c"]},
@@ -321,12 +325,6 @@ def test_a_missing_label_column_lists_the_columns(tiny_recipe):
     multitask = {"tasks": [{"name": "sentiment"}, {"name": "subjectivity", "label_column": "subjectivty"}]}
     with pytest.raises(DataError, match=r"subjectivty.*Its columns are: text, sentiment, subjectivity"):
         train(multitask_recipe(tiny_recipe, multitask=multitask, max_steps=1))
-
-
-def test_multitask_and_adaptation_together_are_refused(tiny_recipe):
-    recipe = multitask_recipe(tiny_recipe, adaptation="dann", target_dataset_name="sentiment_domains")
-    with pytest.raises(RecipeError, match="cannot be combined"):
-        train(recipe)
 
 
 @pytest.mark.parametrize(

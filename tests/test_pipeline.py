@@ -13,10 +13,10 @@ from conftest import assert_same_logits
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-import hf_transfer.config as config_module
+import hf_transfer.config.recipe as config_module
 from hf_transfer import evaluate, parse_recipe, predict, train
 from hf_transfer.errors import ModelResolutionError, OutputDirError
-from hf_transfer.training.outputs import RUN_MARKER
+from hf_transfer.run_files import RUN_MARKER
 
 
 @pytest.fixture

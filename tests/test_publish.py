@@ -29,13 +29,14 @@ from transformers import (
 
 import hf_transfer.publish as publish
 from hf_transfer import train
+from hf_transfer.cards import render_model_card, render_output_card
 from hf_transfer.cli.main import main
+from hf_transfer.config import parse_recipe
+from hf_transfer.data.describe import is_hub_id
 from hf_transfer.errors import OutputDirError, PushError, RecipeError
-from hf_transfer.hub import HUB_LICENCES, base_model_licence, render_model_card, render_output_card
-from hf_transfer.modeling import load_trained_classifier
-from hf_transfer.modeling.backbones import is_hub_id
-from hf_transfer.training.pipeline import exported_model
-from hf_transfer.wrappers import MultiTaskModel
+from hf_transfer.licences import HUB_LICENCES, base_model_licence
+from hf_transfer.objectives import build_objective
+from hf_transfer.wrappers import MultiTaskModel, load_trained_classifier
 
 FAKE_TOKEN = "hf_FakeTokenForTests0123456789abcdef"
 ANOTHER_TOKEN = "hf_AnotherSecretOfRealTokenShape123456"  # not in use, but shaped like a real token
@@ -181,7 +182,9 @@ def test_export_reloads_with_its_class_and_its_card_validates_and_runs(
         assert "domain_gap.png" in names
 
     # Reload with the right class and identical logits.
-    trained = exported_model(result.trainer)
+    trainer = result.trainer
+    objective = build_objective(parse_recipe(str(result.output_dir / "recipe.yaml")))
+    trained = objective.exported_model(trainer.accelerator.unwrap_model(trainer.model))  # the wrapper dropped
     inputs = inputs_for(kind, export)
     if kind == "lora":
         from peft import AutoPeftModelForSequenceClassification

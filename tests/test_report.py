@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hf_transfer import train
 from hf_transfer.cli.main import main
 from hf_transfer.errors import OutputDirError
-from hf_transfer.training import train
-from hf_transfer.training.report import (
-    _loss_panels,
+from hf_transfer.objectives.records import prediction_pairs
+from hf_transfer.report import (
     confusion_counts,
     confusion_matrices,
-    prediction_pairs,
     read_predictions,
     summary_table,
     write_run_report,
 )
+from hf_transfer.report.plots import _loss_panels
 
 DOMAINS = {
     "dataset_name": "sentiment_domains",

@@ -20,7 +20,7 @@ from hf_transfer.errors import DataError
 from hf_transfer.modeling import PooledClassifier, sentence_transformers_pooling
 from hf_transfer.modeling.structure import is_trainable
 from hf_transfer.strategies import StrategyContext
-from hf_transfer.training import pipeline
+from hf_transfer.training import prepare
 
 TEXTS = ["a fine film", "dull and long", "the best thing this year"]
 
@@ -67,7 +67,7 @@ def test_three_label_adapter_reloads_through_hf_transfer(tiny_recipe):
     result = train(recipe)
     assert result.metrics["labels"] == ["amazon", "movies", "nyt", "tweets"]
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
-    reloaded = hf_transfer.modeling.load_trained_classifier(result.output_dir)
+    reloaded = hf_transfer.wrappers.load_trained_classifier(result.output_dir)
     assert_same_logits(logits_of(reloaded, tokenizer), logits_of(result.trainer.model, tokenizer))
 
 
@@ -165,7 +165,7 @@ def test_held_blocks_train_exactly_like_frozen_ones(tiny_recipe, tiny_checkpoint
         "weight_decay": 0.1,
     }
     frozen = train(tiny_recipe("bert", output_dir=str(tiny_checkpoints["bert"].parent / "frozen"), **common))
-    monkeypatch.setattr(pipeline, "StrategyContext", lambda **kw: StrategyContext(**{**kw, "world_size": 2}))
+    monkeypatch.setattr(prepare, "StrategyContext", lambda **kw: StrategyContext(**{**kw, "world_size": 2}))
     held = train(tiny_recipe("bert", output_dir=str(tiny_checkpoints["bert"].parent / "held"), **common))
     layer1 = held.trainer.model.bert.encoder.layer[1].output.dense.weight
     assert layer1.requires_grad and not is_trainable(layer1)  # held: registered, not training
@@ -213,7 +213,7 @@ def test_every_kind_of_export_reloads_and_its_card_snippet_runs(tiny_recipe, ove
 
     from huggingface_hub import ModelCard
 
-    from hf_transfer.modeling import load_trained_classifier
+    from hf_transfer.wrappers import load_trained_classifier
 
     result = train(tiny_recipe("bert", max_steps=2, learning_rate=5e-2, **overrides))
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
@@ -233,7 +233,7 @@ def test_the_feature_cache_key_changes_with_everything_the_features_depend_on(
     from datasets import Dataset
 
     from hf_transfer.modeling import load_classifier, resolve_checkpoint
-    from hf_transfer.training.features import feature_cache_key
+    from hf_transfer.strategies.feature_cache import feature_cache_key
 
     checkpoint = resolve_checkpoint(str(tiny_checkpoints["bert"]))
 

@@ -61,7 +61,7 @@ def test_default_recipe_trains_the_offline_minilm_for_a_few_steps(tmp_path):
 def test_multitask_recipes_train_the_offline_minilm_and_reload(recipe, tmp_path):
     import torch
 
-    from hf_transfer.modeling import load_trained_classifier
+    from hf_transfer.wrappers import load_trained_classifier
 
     overrides = few_steps(tmp_path, steps=6, train_rows=192)
     result = train(recipe, overrides=[f"--{k}={v}" for k, v in overrides.items()])
@@ -92,8 +92,8 @@ def test_vision_recipes_train_the_offline_mobilenet_and_reload(recipe, tmp_path)
     recipe for a few steps; the saved model reloads with the same logits."""
     import torch
 
-    from hf_transfer.modeling import load_trained_classifier
     from hf_transfer.modeling.prepared import prepare_checkpoint
+    from hf_transfer.wrappers import load_trained_classifier
 
     prepare_checkpoint("mobilenet_v2_imagenet")
     result = train(recipe, overrides=few_steps(tmp_path, steps=4, train_rows=128))

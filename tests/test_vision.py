@@ -20,9 +20,8 @@ from hf_transfer.config import DataArguments
 from hf_transfer.data import ImageTransform, load_raw_datasets
 from hf_transfer.data.images import Augmentation, crop_fraction
 from hf_transfer.errors import DataError, RecipeError
-from hf_transfer.modeling import load_trained_classifier
 from hf_transfer.modeling.batchnorm import keep_frozen_batchnorm_in_eval, reset_batchnorm_momentum
-from hf_transfer.wrappers import MultiTaskModel
+from hf_transfer.wrappers import MultiTaskModel, load_trained_classifier
 
 # The last block of each tiny architecture, for the `patterns` strategy.
 LAST_BLOCK = {
@@ -212,7 +211,7 @@ def test_augmentation_draws_fresh_views_of_the_right_size_and_eval_has_none():
 
 
 def test_training_rows_are_augmented_and_evaluation_rows_are_not(tiny_image_recipe):
-    from hf_transfer.training.pipeline import prepare_run
+    from hf_transfer.training import prepare_run
 
     recipe = hf_transfer.parse_recipe(
         tiny_image_recipe("vit", random_resized_crop_scale=[0.2, 0.5], horizontal_flip=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..evaluation import evaluate
+
 
 def evaluate_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -27,8 +29,6 @@ def evaluate_command_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_evaluate(args, extra) -> int:
-    from ..training import evaluate
-
     overrides = {
         key: getattr(args, key)
         for key in ("dataset_name", "dataset_config_name", "text_column", "label_column")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 
+from ..config import parse_recipe
 from ..errors import RecipeError
+from ..modeling import format_module_tree, format_trainable_table, load_classifier, resolve_checkpoint
+from ..training.prepare import prepare_run
 
 
 def inspect_command_parser(subparsers) -> argparse.ArgumentParser:
@@ -50,8 +54,6 @@ def run_inspect(args, extra: list[str]) -> int:
         raise RecipeError(f"Unrecognized arguments {' '.join(extra)}: overrides need --recipe.")
     if not args.model:
         raise RecipeError("Give a MODEL to inspect, or --recipe RECIPE for a dry run.")
-    from ..modeling import format_module_tree, load_classifier, resolve_checkpoint
-
     checkpoint = resolve_checkpoint(args.model)
     model = load_classifier(checkpoint, id2label={i: f"LABEL_{i}" for i in range(args.num_labels)})
     print(f"{checkpoint.requested} ({checkpoint.source}: {checkpoint.path})")
@@ -60,22 +62,11 @@ def run_inspect(args, extra: list[str]) -> int:
 
 
 def dry_run(recipe_name: str, overrides: list[str]) -> int:
-    import json
-
-    from ..config import parse_recipe
-    from ..modeling import format_trainable_table
-    from ..training.pipeline import prepare_run
-
     run = prepare_run(parse_recipe(recipe_name, overrides))
     print(f"recipe: {run.recipe.name}   model: {run.checkpoint.requested} ({run.checkpoint.source})")
-    if run.multitask is not None:
-        tasks = "; ".join(
-            f"{t['name']} ({t['kind']}: {', '.join(t['labels']) if t['labels'] else 'a number'})"
-            for t in run.multitask.tasks
-        )
-        print(f"strategy: {json.dumps(run.strategy.config.to_dict())}   tasks: {tasks}")
-    else:
-        print(f"strategy: {json.dumps(run.strategy.config.to_dict())}   labels: {', '.join(run.labels)}")
+    objectives = " over ".join(o.name for o in run.objective.chain)
+    strategy = json.dumps(run.strategy.config.to_dict())
+    print(f"strategy: {strategy}   objective: {objectives}   {run.objective.describe_data()}")
     print(f"model class: {type(run.model).__name__}")
     print(format_trainable_table(run.model))
     if run.strategy.report():

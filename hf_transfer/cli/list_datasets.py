@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..data import list_builtin_datasets
+
 
 def datasets_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("datasets", help="list the built-in offline datasets")
@@ -12,8 +14,6 @@ def datasets_command_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_datasets(args, extra) -> int:
-    from ..data import list_builtin_datasets
-
     for name, spec in list_builtin_datasets().items():
         configs = ", ".join(f"{c}{' (default)' if c == spec.default_config else ''}" for c in spec.configs)
         print(f"{name} ({spec.modality})\n  {spec.description}\n  configs: {configs}")

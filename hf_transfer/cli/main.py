@@ -14,7 +14,7 @@ from ..errors import HfTransferError
 from .evaluate import evaluate_command_parser
 from .inspect_model import inspect_command_parser
 from .list_datasets import datasets_command_parser
-from .list_strategies import strategies_command_parser
+from .list_strategies import objectives_command_parser, strategies_command_parser
 from .predict import predict_command_parser
 from .prepare_models import prepare_models_command_parser
 from .push import push_command_parser
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         inspect_command_parser,
         datasets_command_parser,
         strategies_command_parser,
+        objectives_command_parser,
         prepare_models_command_parser,
         push_command_parser,
         report_command_parser,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import DataError, OutputDirError
+from ..inference import Predictor, read_texts
 
 
 def predict_command_parser(subparsers) -> argparse.ArgumentParser:
@@ -32,8 +33,6 @@ def predict_command_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_predict(args, extra) -> int:
-    from ..inference import Predictor, read_texts
-
     if args.output and Path(args.output).exists() and (Path(args.output).is_dir() or not args.overwrite):
         problem = "is a folder" if Path(args.output).is_dir() else "already exists"
         raise OutputDirError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..modeling.prepared import PREPARED_CHECKPOINTS, prepare_checkpoint
+
 
 def prepare_models_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -27,8 +29,6 @@ def prepare_models_command_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_prepare_models(args, extra) -> int:
-    from ..modeling.prepared import PREPARED_CHECKPOINTS, prepare_checkpoint
-
     for name in args.ids or list(PREPARED_CHECKPOINTS):
         path = prepare_checkpoint(name, source_dir=args.source_dir, force=args.force)
         print(f"{name}: {path}")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import RecipeError
+from ..publish import export_folder, push_to_hub
+
 
 def push_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -32,9 +35,6 @@ def push_command_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_push(args, extra) -> int:
-    from ..errors import RecipeError
-    from ..publish import export_folder, push_to_hub
-
     if args.repo_id is None:
         if not args.dry_run:
             raise RecipeError("hf-transfer push needs --repo-id ID (or --dry-run to only write the export).")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..report import read_metrics, summary_table, write_run_report
+
 
 def report_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -22,8 +24,6 @@ def report_command_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_report(args, extra) -> int:
-    from ..training.report import read_metrics, summary_table, write_run_report
-
     read_metrics(args.output_dir)  # not a finished run: an error naming the fix, before anything is written
     if args.plots:
         write_run_report(args.output_dir)

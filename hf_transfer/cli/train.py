@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import DEFAULT_RECIPE, argument_parser
+from ..run import train
 from .output import format_results
 
 DESCRIPTION = f"""Train with a recipe: a YAML file or a shipped recipe name (default: {DEFAULT_RECIPE}, full
@@ -37,10 +38,8 @@ def run_train(args, extra: list[str]) -> int:
         print(f"usage: hf-transfer train [RECIPE] [--field value ...]\n\n{DESCRIPTION}\n\nRecipe fields:")
         print(argument_parser().format_help().split("\n\n", 1)[-1])
         return 0
-    from ..training import train
-
     recipe, overrides = split_recipe_argument(extra)
     result = train(recipe, overrides)
-    if result.trainer.args.should_save:
+    if result.main_process:
         print(format_results(result.metrics, result.output_dir))
     return 0

@@ -5,7 +5,9 @@ from .builtin_datasets import BUILTIN_DATASETS, list_builtin_datasets, load_buil
 from .degrade import degrade, degrade_splits
 from .images import Augmentation, ImageTransform, encode_image_splits
 from .inputs import data_collator, encode_splits, input_column, input_columns, input_role, is_image_processor
-from .loading import check_columns, check_known_labels, encode_labels, label_names, load_raw_datasets
+from .labels import encode_labels
+from .loading import check_columns, check_known_labels, label_names, load_raw_datasets
+from .pil import to_pil
 from .text import encode_text_splits, tokenize_splits
 
 __all__ = [
@@ -29,5 +31,6 @@ __all__ = [
     "list_builtin_datasets",
     "load_builtin_dataset",
     "load_raw_datasets",
+    "to_pil",
     "tokenize_splits",
 ]

@@ -23,9 +23,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from datasets import DatasetDict
 from PIL import Image, ImageFilter
 
 from ..errors import DataError, did_you_mean
+from .pil import to_pil
 
 BLUR_SIGMA = (0.5, 1.0, 2.0, 3.0, 4.0)
 LOW_LIGHT = ((1.2, 0.8), (1.5, 0.65), (1.8, 0.5), (2.2, 0.4), (2.6, 0.3))
@@ -99,10 +101,6 @@ def degrade(
 def degrade_splits(splits, image_column: str, kinds: Sequence[str], severity: int, seed: int = 0):
     """Every image of every split degraded (a ``DatasetDict`` → a new one); row ``i`` of split ``s`` is seeded by
     ``(seed, s, i)``, so the same data and seed give the same degraded domain."""
-    from datasets import DatasetDict
-
-    from .images import to_pil
-
     out = {}
     for number, (split, dataset) in enumerate(splits.items()):
         if image_column not in dataset.column_names:

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from datasets import DatasetDict
 from PIL import Image, ImageEnhance
 
 from ..errors import DataError
+from .labels import encode_labels
+from .pil import to_pil
 
 PIXEL_VALUES = "pixel_values"
 
@@ -108,24 +109,6 @@ def crop_fraction(processor) -> float:
     if getattr(processor, "do_center_crop", False) and shortest and crop:
         return min(1.0, crop / shortest)
     return 1.0
-
-
-def to_pil(value: Any) -> Image.Image:
-    """A dataset cell as a PIL image: a PIL image, a path, ``{"bytes"|"path": ...}``, or an array."""
-    if isinstance(value, Image.Image):
-        return value
-    if isinstance(value, (str, Path)):
-        return Image.open(value)
-    if isinstance(value, dict) and (value.get("bytes") or value.get("path")):
-        import io
-
-        return Image.open(io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"])
-    if isinstance(value, np.ndarray):
-        return Image.fromarray(value)
-    raise DataError(
-        f"Expected an image, found {type(value).__name__}. Point `image_column` at an image column (a "
-        "datasets.Image feature, file paths or arrays)."
-    )
 
 
 def random_resized_crop(image: Image.Image, side: int, scale: tuple[float, float]) -> Image.Image:
@@ -282,8 +265,6 @@ def check_images(raw: DatasetDict, column: str) -> None:
 def encode_image_splits(raw: DatasetDict, data_args, processor, names: list[str] | None) -> DatasetDict:
     """Encode labels with ``names`` (skipped when None), keep the image column, and set the lazy transforms:
     augmentation on ``train``, the plain processor view on the other splits."""
-    from .loading import encode_labels
-
     check_images(raw, data_args.image_column)
     encoded = encode_labels(raw, data_args.label_column, names) if names is not None else raw
     train, evaluation = image_transforms(data_args, processor)

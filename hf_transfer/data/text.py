@@ -5,6 +5,7 @@ from __future__ import annotations
 from datasets import DatasetDict
 
 from ..errors import DataError, RecipeError
+from .labels import encode_labels
 
 
 def tokenize_splits(
@@ -50,8 +51,6 @@ def tokenize_splits(
 
 def encode_text_splits(raw: DatasetDict, data_args, tokenizer, names: list[str] | None) -> DatasetDict:
     """Encode labels with ``names`` (skipped when ``names`` is None: unlabelled data) and tokenise every split."""
-    from .loading import encode_labels
-
     encoded = encode_labels(raw, data_args.label_column, names) if names is not None else raw
     return tokenize_splits(
         encoded,

@@ -143,3 +143,8 @@ __all__ = [
     "load_metric",
     "parse_metric",
 ]
+
+
+def strip_prefix(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    """``{"eval_accuracy": …}`` → ``{"accuracy": …}``: the Trainer's metric keys without their split prefix."""
+    return {k[len(prefix) + 1 :] if k.startswith(prefix + "_") else k: v for k, v in metrics.items()}

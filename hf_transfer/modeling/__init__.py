@@ -7,9 +7,7 @@ from .backbones import (
     ResolvedCheckpoint,
     is_vision_config,
     load_classifier,
-    load_multitask_model,
     load_processor,
-    load_trained_classifier,
     resolve_checkpoint,
 )
 from .blocks import BlockLayout, assign_groups, find_blocks, format_trainable_table, layout_of
@@ -36,10 +34,8 @@ __all__ = [
     "PREPARED_CHECKPOINTS",
     "prepare_checkpoint",
     "prepared_checkpoint_path",
-    "load_multitask_model",
     "load_classifier",
     "load_processor",
-    "load_trained_classifier",
     "module_rows",
     "resolve_checkpoint",
     "split_backbone_and_head",

@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from torch import nn
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
@@ -30,9 +29,10 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES
 
+from ..data.describe import is_hub_id
 from ..errors import ModelResolutionError
 from ..offline import go_offline_if_unreachable
-from .pooled import PooledClassifier, PooledClassifierConfig, config_from_dict, resolve_pooling
+from .pooled import PooledClassifier, config_from_dict, resolve_pooling
 from .prepared import PREPARED_CHECKPOINTS, prepared_checkpoint_path
 
 logger = logging.getLogger(__name__)
@@ -72,13 +72,6 @@ class ResolvedCheckpoint:
     requested: str
     path: str
     source: str  # "local", "hub", "package:<name>" or "prepared:<id>"
-
-
-def is_hub_id(name: str | None) -> bool:
-    """Whether a model name is a Hub id (``owner/name`` or ``name``) rather than a path on this machine."""
-    if not name or name.startswith((".", "/", "~")) or name.count("/") > 1:
-        return False
-    return not Path(name).expanduser().exists()
 
 
 def resolve_checkpoint(
@@ -269,47 +262,3 @@ def _has_trained_head(config: PretrainedConfig) -> bool:
         name.endswith(("ForSequenceClassification", "ForImageClassification"))
         for name in config.architectures or ()
     )
-
-
-def load_multitask_model(
-    checkpoint: ResolvedCheckpoint,
-    tasks: list[dict],
-    pooling: str = "auto",
-    loss_weighting: str = "fixed",
-    revision: str = "main",
-    cache_dir: str | None = None,
-    trust_remote_code: bool = False,
-) -> PreTrainedModel:
-    """A :class:`~hf_transfer.wrappers.MultiTaskModel`: the checkpoint's backbone and one new head per task."""
-    from ..wrappers.multitask import MultiTaskModel
-
-    if pooling in ("model", None):  # a multi-task model has no checkpoint head to keep
-        pooling = "auto"
-    backbone, pooling = load_pooled_backbone(checkpoint, pooling, revision, cache_dir, trust_remote_code)
-    return MultiTaskModel.from_backbone(backbone, tasks, pooling=pooling, loss_weighting=loss_weighting)
-
-
-def load_trained_classifier(path: str | Path) -> nn.Module:
-    """A classifier saved by hf_transfer: a stock, pooled or multi-task checkpoint, or an adapter folder on its
-    base model."""
-    from ..wrappers.multitask import MultiTaskConfig, MultiTaskModel
-
-    path = Path(path)
-    if not (path / "adapter_config.json").is_file():
-        config = AutoConfig.from_pretrained(path)
-        if isinstance(config, MultiTaskConfig):
-            return MultiTaskModel.from_pretrained(path)
-        return classifier_class(config).from_pretrained(path)
-    from peft import PeftConfig, PeftModel
-
-    base = resolve_checkpoint(PeftConfig.from_pretrained(path).base_model_name_or_path)
-    config = AutoConfig.from_pretrained(path if (path / "config.json").is_file() else base.path)
-    if isinstance(config, MultiTaskConfig):  # the adapter sits on a multi-task model: rebuild it, then load
-        model = load_multitask_model(base, config.tasks, config.pooling, config.loss_weighting)
-    elif isinstance(config, PooledClassifierConfig):  # the adapter sits on hf_transfer's pooled head
-        model = load_classifier(base, id2label=config.id2label, pooling=config.pooling)
-    else:
-        model = classifier_class(config).from_pretrained(
-            base.path, config=config, ignore_mismatched_sizes=True
-        )
-    return PeftModel.from_pretrained(model, path)

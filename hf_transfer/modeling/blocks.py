@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
@@ -139,18 +140,23 @@ def assign_groups(model: nn.Module) -> dict[str, tuple[int, str]]:
     return groups
 
 
-def format_trainable_table(model: nn.Module) -> str:
-    """What trains, per group (embeddings, each block, top, head): trainable / total parameters."""
+def _group_counts(model: nn.Module, groups: dict[str, tuple[int, str]]) -> dict[tuple[int, str], list[int]]:
+    """``{(order, group label): [trainable, total]}`` parameters per group."""
     totals: dict[tuple[int, str], list[int]] = {}
-    groups = assign_groups(model)
     for name, parameter in model.named_parameters():
         counts = totals.setdefault(groups[name], [0, 0])
         counts[0] += parameter.numel() if is_trainable(parameter) else 0
         counts[1] += parameter.numel()
+    return dict(sorted(totals.items()))
+
+
+def format_trainable_table(model: nn.Module) -> str:
+    """What trains, per group (embeddings, each block, top, head): trainable / total parameters."""
+    totals = _group_counts(model, assign_groups(model))
     width = max(len(label) for _, label in totals) + 2
     lines = [f"{'group':<{width}}{'trainable':>12}{'total':>12}{'share':>9}"]
     trainable_sum = total_sum = 0
-    for (_, label), (trainable, total) in sorted(totals.items()):
+    for (_, label), (trainable, total) in totals.items():
         trainable_sum, total_sum = trainable_sum + trainable, total_sum + total
         mark = "train" if trainable == total else ("part" if trainable else "frozen")
         lines.append(f"{label:<{width}}{trainable:>12,}{total:>12,}{100 * trainable / total:>8.1f}%  {mark}")
@@ -158,3 +164,16 @@ def format_trainable_table(model: nn.Module) -> str:
         f"total: {trainable_sum:,} of {total_sum:,} parameters train ({100 * trainable_sum / max(total_sum, 1):.2f}%)"
     )
     return "\n".join(lines)
+
+
+def trainable_groups(model: nn.Module) -> list[dict[str, Any]] | None:
+    """What trained, per part of the model (embeddings / stem, each block, top, head): trainable and total
+    parameters; None when the model has no recognisable block list."""
+    try:
+        groups = assign_groups(model)
+    except Exception:  # no block list to report on: the card shows the totals only
+        return None
+    return [
+        {"group": label, "trainable": trainable, "total": total}
+        for (_, label), (trainable, total) in _group_counts(model, groups).items()
+    ]

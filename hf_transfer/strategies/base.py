@@ -46,6 +46,17 @@ class StrategyContext:
     world_size: int = 1  # processes that train together (DDP registers what requires grad when it wraps)
 
 
+@dataclass
+class TrainingData:
+    """What the Trainer trains and evaluates on: encoded splits and their collator. A strategy may replace the
+    objective's (feature caching trains on fixed feature vectors); ``report`` goes to ``metrics.json``."""
+
+    splits: Any
+    collator: Any
+    group_by_length: bool = True  # False: rows have no length to group by (fixed-size features)
+    report: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
 class TransferStrategy:
     """Applies a :class:`StrategyConfig` to a model."""
 
@@ -70,6 +81,12 @@ class TransferStrategy:
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name in trainable)
         return model
+
+    def training_data(
+        self, model: nn.Module, data: TrainingData, args, processor, max_length: int
+    ) -> TrainingData:
+        """The data the Trainer sees: the objective's, unchanged, unless the strategy replaces it."""
+        return data
 
     def report(self) -> dict:
         """What the strategy decided or did during the run (saved in metrics.json); empty by default."""

@@ -15,14 +15,19 @@ Example recipe block::
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
+from datasets import DatasetDict
 from torch import nn
+from transformers import default_data_collator
 
+from ..data.images import without_augmentation
 from ..errors import StrategyError
 from ..modeling.blocks import find_blocks
 from ..modeling.structure import split_backbone_and_head
-from .base import StrategyConfig, TransferStrategy, register_strategy
+from .base import StrategyConfig, TrainingData, TransferStrategy, register_strategy
+from .feature_cache import cache_features
 from .selection import select_parameters
 
 
@@ -92,6 +97,35 @@ class FeatureExtraction(TransferStrategy):
                 "pooler (not `model`)."
             )
         return model
+
+    def training_data(
+        self, model: nn.Module, data: TrainingData, args, processor, max_length: int
+    ) -> TrainingData:
+        """With ``cache_features``: the frozen backbone runs once per split and the head trains on its pooled
+        features (see :mod:`~hf_transfer.strategies.feature_cache`); otherwise the data as it is."""
+        if not self.config.cache_features:
+            return data
+        shared = self.config.feature_cache_dir is not None
+        # with a cache folder, the main process extracts and writes first; the others then read its files
+        with args.main_process_first(desc="feature extraction") if shared else contextlib.nullcontext():
+            splits, seconds = cache_features(
+                model,
+                DatasetDict({split: without_augmentation(dataset) for split, dataset in data.splits.items()}),
+                data.collator,
+                batch_size=args.per_device_eval_batch_size,
+                device=args.device,
+                cache_dir=self.config.feature_cache_dir,
+                dtype=self.config.extraction_dtype,
+                processor=processor,
+                max_length=max_length,
+            )
+        report = {
+            "extraction_seconds": seconds,
+            "feature_size": int(splits["train"][0]["features"].shape[-1]),
+        }
+        return TrainingData(
+            splits, default_data_collator, group_by_length=False, report={"feature_cache": report}
+        )
 
 
 @dataclass

@@ -1,6 +1,7 @@
-"""Training: the ``Trainer`` subclass and the end-to-end pipeline."""
+"""Training: ``TransferTrainer`` (a ``transformers.Trainer``), output-folder safety, a run up to the Trainer."""
 
-from .pipeline import TrainResult, evaluate, train
+from .outputs import check_output_dir, claim_output_dir
+from .prepare import PreparedRun, prepare_run
 from .trainer import TransferTrainer
 
-__all__ = ["TrainResult", "TransferTrainer", "evaluate", "train"]
+__all__ = ["PreparedRun", "TransferTrainer", "check_output_dir", "claim_output_dir", "prepare_run"]

@@ -1,4 +1,4 @@
-"""What a run writes and where: output-folder safety, checkpoint resumption, predictions.
+"""Where a run writes: output-folder safety and checkpoint resumption.
 
 A run claims its folder before anything loads: rank 0 creates it with a marker file (``.hf_transfer_run``,
 created exclusively) and tells every rank its name. ``--overwrite_output_dir`` deletes marked folders only, and
@@ -16,23 +16,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from datasets import ClassLabel
-from scipy.special import softmax
 from transformers.trainer_utils import get_last_checkpoint
 
-from ..config import DataArguments
 from ..errors import OutputDirError
+from ..objectives import build_objective
+from ..run_files import RUN_MARKER
 
 logger = logging.getLogger(__name__)
-
-RECIPE_FILE = "recipe.yaml"
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions_test.jsonl"
-MODEL_CARD_FILE = "README.md"
-MERGED_DIR = "merged"
-GAP_PLOT = "domain_gap.png"
-RUN_MARKER = ".hf_transfer_run"  # written when a run claims its folder: only marked folders are ever deleted
 
 
 @dataclass
@@ -58,8 +48,9 @@ def _overlap(out: Path, other: Path) -> str | None:
 
 
 def protected_paths(recipe) -> dict[str, str]:
-    """Paths a run reads and must never write into or delete: checkpoint, tokenizer, data files, feature cache."""
-    model, data, adaptation = recipe.model, recipe.data, recipe.adaptation
+    """Paths a run reads and must never write into or delete: checkpoint, tokenizer, data files, feature cache, and
+    what its objectives read (target data, task files)."""
+    model, data = recipe.model, recipe.data
     candidates = {
         "model_name_or_path": model.model_name_or_path,
         "tokenizer_name": model.tokenizer_name,
@@ -68,15 +59,9 @@ def protected_paths(recipe) -> dict[str, str]:
         "validation_file": data.validation_file,
         "test_file": data.test_file,
         "dataset_name": data.dataset_name,
-        "target_dataset_name": adaptation.target_dataset_name,
-        "target_train_file": adaptation.target_train_file,
-        "target_test_file": adaptation.target_test_file,
         "feature_cache_dir": getattr(recipe.strategy.strategy_config, "feature_cache_dir", None),
+        **build_objective(recipe).protected_paths(),
     }
-    if recipe.multitask.multitask_config is not None:
-        for task in recipe.multitask.multitask_config.tasks:
-            for key in ("dataset_name", "train_file", "validation_file", "test_file"):
-                candidates[f"multitask task {task.name!r} {key}"] = getattr(task, key)
     return {key: value for key, value in candidates.items() if value and Path(value).expanduser().exists()}
 
 
@@ -232,45 +217,3 @@ def resolve_resume(args) -> str | None:
             )
         return last
     return str(value)
-
-
-def write_predictions(
-    path: Path, raw_test, logits: np.ndarray, names: list[str], data_args: DataArguments
-) -> None:
-    """One JSON line per test row: its text (or, for images, its row number), true label, prediction, score."""
-    probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=-1)
-    feature = raw_test.features.get(data_args.label_column)
-    true_name = feature.int2str if isinstance(feature, ClassLabel) else str
-    with open(path, "w", encoding="utf-8") as f:
-        for index, (row, probs) in enumerate(zip(raw_test, probabilities, strict=True)):
-            best = int(probs.argmax())
-            record = _input_record(row, data_args.text_column, index)
-            if data_args.text_pair_column:
-                record["text_pair"] = row[data_args.text_pair_column]
-            record.update({"label": true_name(row[data_args.label_column]), "prediction": names[best]})
-            record["score"] = round(float(probs[best]), 6)
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def write_multitask_predictions(path: Path, data, logits: np.ndarray) -> None:
-    """One JSON line per test row: the text (or row number), each task's true label (``None`` when missing) and
-    prediction."""
-    from ..multitask.predictions import decode_tasks
-
-    decoded = iter(decode_tasks(data.tasks, logits))
-    with open(path, "w", encoding="utf-8") as f:
-        for source, raw in data.raw.items():  # test rows are in source order, as concatenated
-            if "test" not in raw:
-                continue
-            for index, row in enumerate(raw["test"]):
-                record = _input_record(row, data.input_columns[source], index)
-                prediction = next(decoded)
-                for name in data.source_tasks[source]:
-                    record[name] = {"true": row[data.label_columns[name]], **prediction[name]}
-                f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-
-
-def _input_record(row: dict, column: str, index: int) -> dict:
-    """The text of a row, or for an image row (not JSON material) its row number in the split."""
-    value = row.get(column)
-    return {"text": value} if isinstance(value, str) else {"row": index}

@@ -11,11 +11,10 @@ from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..data.images import KeepColumns, lazy_transform
+from ..run_files import TRAINING_ARGS_JSON
 from ..strategies.schedules import parameter_groups
 
 logger = logging.getLogger(__name__)
-TRAINING_ARGS_JSON = "training_args.json"
-LOGGED_PARTS = ("task_loss", "domain_loss", "domain_accuracy")
 
 
 class SamplerEpochCallback(TrainerCallback):
@@ -57,6 +56,9 @@ class TransferTrainer(Trainer):
     - The optimizer holds every parameter the strategy will ever train (gradual unfreezing adds parameters
       mid-run), in one group per block when ``layerwise_lr_decay`` is set.
     - Saved folders hold the arguments as JSON, not a pickled ``training_args.bin``.
+    - The Trainer knows no wrapper: a model that returns ``loss_parts`` (a dict of 0-dim tensors) in its output
+      has each part's mean logged, gathered over processes; a model's ``logged_values()`` (if it has one) adds
+      current values (λ, task weights) to each training log.
     - Every model's loss is taken as the mean over its (per-device, per-micro-) batch: the Trainer divides it by
       the accumulation steps and DDP averages it over processes. (``Trainer`` otherwise guesses from a
       ``**kwargs`` in ``forward`` that the model normalises by ``num_items_in_batch`` itself, which stock
@@ -111,71 +113,39 @@ class TransferTrainer(Trainer):
         return dataset.with_transform(KeepColumns(transform, self._signature_columns))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """The stock loss; loss parts a wrapper returns (task_loss, domain_loss…) are kept for the logs."""
+        """The stock loss; the loss parts a model returns in its output's ``loss_parts`` are kept for the logs."""
         loss, outputs = super().compute_loss(
             model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
-        if model.training and isinstance(outputs, dict):
-            for key in LOGGED_PARTS:
-                if outputs.get(key) is not None:
-                    self._loss_parts.setdefault(key, []).append(outputs[key].detach())  # no host sync
-            if outputs.get("task_losses") is not None:  # a multi-task model: NaN where a task was absent
-                for name, value in zip(self._task_names(), outputs["task_losses"], strict=True):
-                    self._loss_parts.setdefault(f"loss_{name}", []).append(value)
+        parts = outputs.get("loss_parts") if model.training and isinstance(outputs, dict) else None
+        for key, value in (parts or {}).items():
+            if value is not None:
+                self._loss_parts.setdefault(key, []).append(value.detach())  # no host sync
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
-        """Training logs also carry the mean loss parts since the last log, and the reversal's λ."""
+        """Training logs also carry each loss part's mean since the last log, and the model's ``logged_values()``
+        (a wrapper's λ, learned task weights)."""
         if "loss" in logs:
             logs.update(self._mean_loss_parts())
             self._loss_parts = {}
-            logs.update(self._task_weights())
-            reversal = getattr(self.accelerator.unwrap_model(self.model), "reversal", None)
-            if reversal is not None:
-                logs["lambda"] = round(reversal.coeff, 4)
+            values = getattr(self.accelerator.unwrap_model(self.model), "logged_values", None)
+            if callable(values):
+                logs.update(values())
         super().log(logs, *args, **kwargs)
 
     def _mean_loss_parts(self) -> dict[str, float]:
-        """Each loss part's mean since the last log, over every process (a multi-task part is absent, NaN, on a
-        process that drew no row of its task). Every process calls ``log``, so the gather is collective."""
-        keys = [k for k in LOGGED_PARTS if k in self._loss_parts]
-        if getattr(self._base_model().config, "task_names", None):
-            keys += [f"loss_{name}" for name in self._task_names()]
+        """Each loss part's mean since the last log, over every process (NaN marks a part absent from a batch,
+        e.g. a task no row of which was drawn). Every process calls ``log`` and a model returns the same parts on
+        every process, so the gather is collective."""
+        keys = list(self._loss_parts)
         if not keys:
             return {}
         device = self.args.device
-        local = torch.stack(
-            [
-                torch.stack(self._loss_parts[k]).float().nanmean().to(device)
-                if k in self._loss_parts
-                else torch.tensor(float("nan"), device=device)
-                for k in keys
-            ]
-        )
+        local = torch.stack([torch.stack(self._loss_parts[k]).float().nanmean().to(device) for k in keys])
         if self.args.world_size > 1:
             local = self.accelerator.gather(local[None]).nanmean(dim=0)
         return {k: round(v, 4) for k, v in zip(keys, local.tolist(), strict=True) if v == v}
-
-    def _base_model(self):
-        model = self.accelerator.unwrap_model(self.model)
-        return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-    def _task_names(self) -> list[str]:
-        return self._base_model().config.task_names
-
-    def _task_weights(self) -> dict[str, float]:
-        """A multi-task model's learned uncertainty weights ``exp(−s_t)``, one per task."""
-        weighting = getattr(self._base_model(), "loss_weighting", None)
-        if weighting is None:
-            return {}
-        log_variances = next(
-            (p for n, p in weighting.named_parameters() if n.endswith("log_variances") and p.requires_grad),
-            None,
-        )
-        if log_variances is None:
-            return {}
-        weights = torch.exp(-log_variances.detach().float()).tolist()
-        return {f"weight_{n}": round(w, 4) for n, w in zip(self._task_names(), weights, strict=True)}
 
     def create_optimizer(self, model=None):
         opt_model = self.model if model is None else model

@@ -8,6 +8,7 @@ from .domain_adversarial import (
     DomainAdversarialModel,
 )
 from .grl import GradientReversal, GradientReversalFunction
+from .loading import load_multitask_model, load_trained_classifier
 from .multitask import (
     TASK_KINDS,
     MultiTaskConfig,
@@ -31,4 +32,6 @@ __all__ = [
     "MultiTaskOutput",
     "TASK_KINDS",
     "UncertaintyWeighting",
+    "load_multitask_model",
+    "load_trained_classifier",
 ]

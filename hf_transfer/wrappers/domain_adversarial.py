@@ -9,14 +9,15 @@ forward pre-hook, and adds one alignment loss between source and target rows of 
 - ``source_only``: no alignment (the baseline, same data path).
 
 ``loss = task_loss (labelled source rows) + domain_loss_weight · domain_loss (source and target rows)``.
-Rows with ``labels == -100`` (the unlabelled target rows) carry no task loss; ``domains`` (0 source,
-1 target) mark the domains. The discriminator is dropped at export: :meth:`task_model` saves as a stock folder.
+The task loss is the task model's own (a classifier's cross-entropy, a multi-task model's weighted sum);
+unlabelled target rows carry its "no label" marker (``-100``, or NaN in a multi-task label vector) and add
+nothing to it; ``domains`` (0 source, 1 target) mark the domains. The discriminator is dropped at export: :meth:`task_model` saves as a stock folder.
 
 Example::
 
     >>> model = DomainAdversarialModel.wrap(task_model, alignment="dann")
     >>> out = model(input_ids=ids, attention_mask=mask, labels=labels, domains=domains)
-    >>> out.loss, out.task_loss, out.domain_loss, out.domain_accuracy
+    >>> out.loss, out.loss_parts["task_loss"], out.loss_parts["domain_loss"], out.loss_parts["domain_accuracy"]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoModel,
     AutoModelForImageClassification,
     AutoModelForSequenceClassification,
     PretrainedConfig,
@@ -39,6 +41,7 @@ from ..modeling.pooled import config_from_dict
 from ..modeling.structure import split_backbone_and_head
 from .alignment import CoralLoss, DomainAdversarialLoss, MultiKernelMMDLoss
 from .grl import GradientReversal
+from .multitask import MultiTaskConfig
 
 ALIGNMENTS = ("dann", "coral", "mmd", "source_only")
 IMAGE_INPUTS = "pixel_values"
@@ -46,13 +49,12 @@ IMAGE_INPUTS = "pixel_values"
 
 @dataclass
 class DomainAdaptationOutput(ModelOutput):
-    """Loss first (what Trainer optimises), logits, then the parts (set on training batches only)."""
+    """Loss first (what Trainer optimises), logits, then ``loss_parts`` (training batches only): ``task_loss``,
+    ``domain_loss``, ``domain_accuracy`` (dann) and the task model's own parts, each a 0-dim tensor."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    task_loss: torch.Tensor | None = None
-    domain_loss: torch.Tensor | None = None
-    domain_accuracy: torch.Tensor | None = None
+    loss_parts: dict[str, torch.Tensor] | None = None
 
 
 class DomainAdversarialConfig(PretrainedConfig):
@@ -106,6 +108,10 @@ def head_entry(task_model: nn.Module) -> nn.Module:
     head_roots = {name.split(".")[0] for name, _ in split_backbone_and_head(base)[1]}
     for name, module in base.named_children():
         if name in head_roots:
+            while isinstance(
+                module, (nn.ModuleDict, nn.ModuleList)
+            ):  # a head per task, all read the same features
+                module = next(iter(module.children()))
             return module
     raise StrategyError(f"Cannot find the head of {type(base).__name__} to read its features.")
 
@@ -128,9 +134,10 @@ class DomainAdversarialModel(PreTrainedModel):
     def __init__(self, config: DomainAdversarialConfig, task_model: nn.Module | None = None):
         super().__init__(config)
         if task_model is None:
-            auto = {"AutoModelForImageClassification": AutoModelForImageClassification}.get(
-                config.task_model_class, AutoModelForSequenceClassification
-            )
+            auto = {
+                "AutoModelForImageClassification": AutoModelForImageClassification,
+                "AutoModel": AutoModel,
+            }.get(config.task_model_class, AutoModelForSequenceClassification)
             task_model = auto.from_config(config.task_config)
         self.task_model = task_model
         self.reversal = GradientReversal(coeff=1.0)
@@ -171,9 +178,7 @@ class DomainAdversarialModel(PreTrainedModel):
         base = task_model.get_base_model() if hasattr(task_model, "get_base_model") else task_model
         config = DomainAdversarialConfig(
             task_model=base.config.to_dict(),
-            task_model_class="AutoModelForImageClassification"
-            if base.main_input_name == IMAGE_INPUTS
-            else "AutoModelForSequenceClassification",
+            task_model_class=_auto_class_name(base),
             alignment=alignment,
             feature_size=_feature_size(task_model),
             id2label=base.config.id2label,
@@ -203,35 +208,56 @@ class DomainAdversarialModel(PreTrainedModel):
             "pixel_values": pixel_values,
         }
         inputs = {**{k: v for k, v in named.items() if v is not None}, **kwargs}
+        # The task model's own loss: unlabelled (target) rows carry its "no label" marker, which that loss ignores
+        # (-100 for a class id, NaN in a multi-task label vector). A batch of class ids without any label gets 0.
+        unlabelled = labels is not None and not labels.is_floating_point() and not (labels != -100).any()
         self._captured.clear()
         self._capturing = True
         try:
-            logits = self.task_model(**inputs).logits
+            task_output = self.task_model(
+                **inputs, **({} if labels is None or unlabelled else {"labels": labels})
+            )
         finally:
             self._capturing = False
+        logits = task_output.logits
         features = pool_features(self._captured[-1])
         self._captured.clear()
-        task_loss = None
-        if labels is not None:
-            labelled = labels != -100
-            task_loss = (
-                nn.functional.cross_entropy(logits[labelled], labels[labelled])
-                if labelled.any()
-                else logits.sum() * 0.0
-            )
+        task_loss = None if labels is None else logits.sum() * 0.0 if unlabelled else task_output.loss
         if domains is None:  # evaluation / prediction: the task path alone
             return DomainAdaptationOutput(loss=task_loss, logits=logits)
         source, target = features[domains == 0], features[domains == 1]
         domain_loss = logits.new_zeros(())
-        accuracy = None
+        parts = dict(task_output.get("loss_parts") or {})
+        parts.update(task_loss=task_loss, domain_loss=domain_loss)
+        if isinstance(self.alignment_loss, DomainAdversarialLoss):
+            parts["domain_accuracy"] = logits.new_tensor(float("nan"))
         if self.alignment_loss is not None and len(source) > 1 and len(target) > 1:
-            domain_loss = self.alignment_loss(source.float(), target.float())
+            domain_loss = parts["domain_loss"] = self.alignment_loss(source.float(), target.float())
             if isinstance(self.alignment_loss, DomainAdversarialLoss):
-                accuracy = logits.new_tensor(self.alignment_loss.last_accuracy)
+                parts["domain_accuracy"] = logits.new_tensor(self.alignment_loss.last_accuracy)
         loss = task_loss + self.config.domain_loss_weight * domain_loss if task_loss is not None else None
-        return DomainAdaptationOutput(
-            loss=loss, logits=logits, task_loss=task_loss, domain_loss=domain_loss, domain_accuracy=accuracy
+        return DomainAdaptationOutput(loss=loss, logits=logits, loss_parts=parts)
+
+    def logged_values(self) -> dict[str, float]:
+        """What the Trainer logs beside the loss parts: λ, and the task model's own values (task weights)."""
+        task = (
+            self.task_model.get_base_model()
+            if hasattr(self.task_model, "get_base_model")
+            else self.task_model
         )
+        values = task.logged_values() if callable(getattr(task, "logged_values", None)) else {}
+        return {**values, "lambda": round(self.reversal.coeff, 4)}
+
+
+def _auto_class_name(base: nn.Module) -> str:
+    """The Auto class that rebuilds the task model from its config."""
+    if isinstance(base.config, MultiTaskConfig):
+        return "AutoModel"
+    return (
+        "AutoModelForImageClassification"
+        if base.main_input_name == IMAGE_INPUTS
+        else "AutoModelForSequenceClassification"
+    )
 
 
 def _feature_size(task_model: nn.Module) -> int:

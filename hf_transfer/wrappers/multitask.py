@@ -133,12 +133,12 @@ class MultiTaskConfig(PretrainedConfig):
 
 @dataclass
 class MultiTaskOutput(ModelOutput):
-    """Loss first, then every task's logits concatenated, then the per-task losses (training batches only:
-    shape ``(tasks,)`` in task order, ``NaN`` for a task absent from the batch)."""
+    """Loss first, then every task's logits concatenated, then ``loss_parts`` (training batches only):
+    ``loss_<task>`` per task, a 0-dim tensor, ``NaN`` for a task absent from the batch."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    task_losses: torch.Tensor | None = None
+    loss_parts: dict[str, torch.Tensor] | None = None
 
 
 class UncertaintyWeighting(nn.Module):
@@ -275,8 +275,21 @@ class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
         else:
             weights = torch.tensor([t["weight"] for t in self.config.tasks], device=losses.device)
             total = (weights * losses * present).sum()
-        parts = torch.where(present > 0, losses.detach(), torch.nan) if self.training else None
-        return MultiTaskOutput(loss=total, logits=logits, task_losses=parts)
+        parts = None
+        if self.training:
+            detached = torch.where(present > 0, losses.detach(), torch.nan)
+            parts = {
+                f"loss_{name}": value for name, value in zip(self.config.task_names, detached, strict=True)
+            }
+        return MultiTaskOutput(loss=total, logits=logits, loss_parts=parts)
+
+    def logged_values(self) -> dict[str, float]:
+        """The learned uncertainty weights ``exp(−s_t)`` per task (while they train), for the training logs."""
+        weighting = getattr(self, "loss_weighting", None)
+        if weighting is None or not weighting.log_variances.requires_grad:
+            return {}
+        weights = torch.exp(-weighting.log_variances.detach().float()).tolist()
+        return {f"weight_{n}": round(w, 4) for n, w in zip(self.config.task_names, weights, strict=True)}
 
 
 AutoConfig.register(MultiTaskConfig.model_type, MultiTaskConfig)

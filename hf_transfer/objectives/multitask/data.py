@@ -7,7 +7,7 @@ dropped). ``data_source`` records which source a row came from, for :class:`Task
 
 Example::
 
-    >>> data = build_multitask_data(recipe, tokenizer)      # recipe with a `multitask` block (or an image processor)
+    >>> data = build_multitask_data(recipe.data, settings, tokenizer, seed=42)   # or an image processor
     >>> data.tasks[0]["labels"], data.encoded["train"].column_names
     (['negative', 'positive'], ['labels', 'input_ids', 'attention_mask', 'data_source'])
 """
@@ -23,11 +23,11 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Sequence, Value
 from torch.utils.data import Sampler
 
-from ..config import DataArguments
-from ..data import check_columns, encode_splits, input_column, input_role, load_raw_datasets
-from ..data.images import concatenate_lazy
-from ..errors import DataError
-from ..wrappers.multitask import MultiTaskConfig
+from ...config.arguments import DataArguments
+from ...data import check_columns, encode_splits, input_column, input_role, load_raw_datasets
+from ...data.images import concatenate_lazy
+from ...errors import DataError
+from ...wrappers.multitask import MultiTaskConfig
 from .config import MultiTaskSettings, TaskSpec
 
 SPLITS = ("train", "validation", "test")
@@ -111,20 +111,72 @@ class MultiTaskData:
     label_columns: dict[str, str]
 
 
+def label_maps(train, tasks: list[TaskSpec], by_name: dict[str, dict]) -> dict[str, dict[str, int]]:
+    """Per task: a stored label (as text; a ``ClassLabel`` column stores ids) → the model's class index."""
+    maps = {}
+    for task in tasks:
+        labels = by_name[task.name]["labels"] or []
+        feature = train.features.get(task.label_column)
+        if isinstance(feature, ClassLabel):
+            unknown = [name for name in feature.names if name not in labels]
+            if unknown and by_name[task.name]["kind"] != "regression":
+                raise DataError(
+                    f"Task {task.name!r}: label(s) {', '.join(unknown[:10])} of column {task.label_column!r} are not "
+                    "among the model's labels; the head can only score labels it trained on."
+                )
+            maps[task.name] = {
+                str(i): labels.index(name) for i, name in enumerate(feature.names) if name in labels
+            }
+        else:
+            maps[task.name] = {label: i for i, label in enumerate(labels)}
+    return maps
+
+
+def pack_labels(
+    raw: DatasetDict, tasks: list[TaskSpec], model_config: MultiTaskConfig, desc: str
+) -> DatasetDict:
+    """Every split with one float ``labels`` vector per row (each task its slice, NaN where unlabelled)."""
+    slices = model_config.label_slices()
+    width = sum(MultiTaskConfig.label_width(t) for t in model_config.tasks)
+    by_name = {t["name"]: t for t in model_config.tasks}
+    maps = label_maps(raw["train"] if "train" in raw else next(iter(raw.values())), tasks, by_name)
+
+    def pack(batch):
+        rows = len(next(iter(batch.values())))
+        packed = [[math.nan] * width for _ in range(rows)]
+        for task in tasks:
+            cut, table = slices[task.name], by_name[task.name]
+            for r, value in enumerate(batch[task.label_column]):
+                packed[r][cut] = _encode_row_labels(value, table, maps[task.name])
+        return {"labels": packed}
+
+    return DatasetDict(
+        {
+            split: dataset.map(pack, batched=True, desc=f"Packing labels ({desc}, {split})").cast_column(
+                "labels", Sequence(Value("float32"))
+            )
+            for split, dataset in raw.items()
+        }
+    )
+
+
+def missing_label_vector(model_config: MultiTaskConfig) -> list[float]:
+    """The packed labels of a row with no label for any task."""
+    return [math.nan] * sum(MultiTaskConfig.label_width(t) for t in model_config.tasks)
+
+
 def build_multitask_data(
-    recipe, processor, settings: MultiTaskSettings | None = None, seed: int | None = None
+    data: DataArguments, settings: MultiTaskSettings, processor, seed: int
 ) -> MultiTaskData:
     """Load every task's data (once per source), build the task table and the packed labels, and tokenise (or
     set the image transforms: ``processor`` is a tokenizer or an image processor)."""
-    settings = settings or recipe.multitask.multitask_config
-    seed = recipe.training.seed if seed is None else seed
     sources: dict[tuple, list[TaskSpec]] = {}
     for task in settings.tasks:
         sources.setdefault(task.data_key(), []).append(task)
 
     raws, tables = {}, []
     for key, tasks in sources.items():
-        data_args = source_arguments(recipe.data, tasks[0])
+        data_args = source_arguments(data, tasks[0])
         raw = load_raw_datasets(data_args, seed=seed)
         check_columns(
             raw,
@@ -140,9 +192,6 @@ def build_multitask_data(
     order = [t.name for t in settings.tasks]
     tables.sort(key=lambda t: order.index(t["name"]))
     model_config = MultiTaskConfig(tasks=tables)  # validates the table, gives the label layout
-    slices = model_config.label_slices()
-    width = sum(MultiTaskConfig.label_width(t) for t in model_config.tasks)
-    by_name = {t["name"]: t for t in model_config.tasks}
 
     per_split: dict[str, list[Dataset]] = {split: [] for split in SPLITS}
     source_rows, raw_by_source, input_columns, source_tasks = [], {}, {}, {}
@@ -151,29 +200,7 @@ def build_multitask_data(
         name = "+".join(t.name for t in tasks)
         raw_by_source[name], input_columns[name] = raw, input_column(data_args, processor)
         source_tasks[name] = [t.name for t in tasks]
-        maps = {}  # label (as text) → class id; a ClassLabel column already holds the ids
-        for t in tasks:
-            labels = by_name[t.name]["labels"] or []
-            class_label = isinstance(raw["train"].features[t.label_column], ClassLabel)
-            maps[t.name] = {str(i) if class_label else label: i for i, label in enumerate(labels)}
-
-        def pack(batch, tasks=tasks, maps=maps):
-            rows = len(next(iter(batch.values())))
-            packed = [[math.nan] * width for _ in range(rows)]
-            for task in tasks:
-                cut, table = slices[task.name], by_name[task.name]
-                for r, value in enumerate(batch[task.label_column]):
-                    packed[r][cut] = _encode_row_labels(value, table, maps[task.name])
-            return {"labels": packed}
-
-        labelled = DatasetDict(
-            {
-                split: dataset.map(pack, batched=True, desc=f"Packing labels ({name}, {split})").cast_column(
-                    "labels", Sequence(Value("float32"))
-                )
-                for split, dataset in raw.items()
-            }
-        )
+        labelled = pack_labels(raw, tasks, model_config, name)
         encoded = encode_splits(labelled, data_args, processor, None)  # labels packed above
         for split, dataset in encoded.items():
             per_split[split].append(dataset.add_column("data_source", [index] * len(dataset)))

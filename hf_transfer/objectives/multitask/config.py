@@ -22,10 +22,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RecipeError, did_you_mean, unknown_keys
-from ..metrics import check_metric_names
-from ..typed_values import coerce_fields
-from ..wrappers.multitask import LOSS_WEIGHTINGS, TASK_KINDS
+from ...config.arguments import json_spec
+from ...errors import RecipeError, did_you_mean, unknown_keys
+from ...metrics import check_metric_names
+from ...typed_values import coerce_fields
+from ...wrappers.multitask import LOSS_WEIGHTINGS, TASK_KINDS
 
 SAMPLINGS = ("proportional", "temperature", "round_robin")
 BATCHINGS = ("auto", "homogeneous", "mixed")
@@ -177,3 +178,24 @@ def task_from_spec(spec: dict[str, Any]) -> TaskSpec:
         raise RecipeError(f"Every task is a mapping with at least `name` and `kind`; got {spec!r}.")
     name = spec["name"]
     return TaskSpec(**_checked(spec, TaskSpec, f"option of task {name!r}", f"multitask task {name!r}"))
+
+
+@dataclass
+class MultiTaskArguments:
+    """Multi-task learning: one shared backbone and a head per task (see :class:`MultiTaskSettings`)."""
+
+    multitask: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Multi-task learning: a mapping with `tasks` (each: name, kind, label_column, weight, metrics, and "
+            "optionally its own dataset_name / train_file…), `sampling` (proportional, temperature, round_robin), "
+            "`temperature`, `batching` and `loss_weighting` (fixed, uncertainty); unset: single task."
+        },
+    )
+    multitask_config: MultiTaskSettings | None = field(init=False, repr=False, default=None)
+
+    def __post_init__(self):
+        if self.multitask is None:
+            return
+        self.multitask_config = MultiTaskSettings.from_spec(json_spec(self.multitask, "multitask"))
+        self.multitask = self.multitask_config.to_dict()

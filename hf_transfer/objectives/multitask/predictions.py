@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, softmax
 
-from ..wrappers.multitask import MultiTaskConfig
+from ...wrappers.multitask import MultiTaskConfig
 
 
 def decode_tasks(tasks: list[dict], logits) -> list[dict[str, dict]]:

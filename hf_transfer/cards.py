@@ -2,13 +2,14 @@
 
 One template per kind of result: ``text_classification.md`` and ``image_classification.md`` (a stock or pooled
 single-task classifier), ``adapter.md`` (a PEFT adapter), ``domain_adapted.md`` (a domain-adaptation run) and
-``multitask.md`` (``MultiTaskModel``). The "How to use" snippet comes from ``_how_to_use.md`` and runs as written
+``multitask.md`` (``MultiTaskModel``); the run's objectives, as ``metrics.json`` records them, pick the template
+and add their sections (:meth:`hf_transfer.objectives.Objective.card`). The "How to use" snippet comes from ``_how_to_use.md`` and runs as written
 against the folder (or the Hub repo) it names. The metadata holds a ``model-index`` (one result per split, metric,
 dataset and task) that ``huggingface_hub``'s eval-results helpers read back.
 
 Example::
 
-    >>> from hf_transfer.hub import render_output_card
+    >>> from hf_transfer.cards import render_output_card
     >>> card = render_output_card("outputs/run")          # reads recipe.yaml, metrics.json, config.json
     >>> card.data.pipeline_tag
     'text-classification'
@@ -22,14 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig
 
-from .data import BUILTIN_DATASETS
+from .data.describe import dataset_reference, describe_dataset, is_hub_id
 from .licences import HUB_LICENCES, base_model_licence
-from .modeling.backbones import is_hub_id, is_vision_config
+from .modeling.backbones import is_vision_config
 from .modeling.prepared import PREPARED_CHECKPOINTS
-from .modeling.structure import is_trainable
+from .objectives import SavedRun, objective_class, recorded_objectives
+from .run_files import ADAPTER_CONFIG_FILE, MERGED_DIR, MODEL_CONFIG_FILE
 from .strategies import STRATEGIES
 from .tables import TIMING_KEYS
 
@@ -86,11 +88,6 @@ ADAPTER_KEYS = (
     "modules_to_save",
     "bias",
 )
-LAMBDA_FORMULAS = {
-    "ganin": "λ(p) = λ_max · (2 / (1 + exp(−γ·p)) − 1)",
-    "linear": "λ(p) = λ_max · p",
-    "constant": "λ(p) = λ_max",
-}
 EXAMPLE_TEXT = "A gorgeous, moving film."
 
 
@@ -102,63 +99,6 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def describe_dataset(data: dict[str, Any], prefix: str = "") -> tuple[list[str] | None, str]:
-    """Card metadata ``datasets`` (Hub ids only: local and built-in data would break it) and a description.
-
-    ``prefix="target_"`` describes a domain-adaptation target from the ``target_*`` recipe keys.
-    """
-    name, config = data.get(prefix + "dataset_name"), data.get(prefix + "dataset_config_name")
-    degrade = data.get(prefix + "degrade")
-    degraded = (
-        f" Images degraded with {', '.join(degrade)} (severity {data.get(prefix + 'degrade_severity')})."
-        if degrade
-        else ""
-    )
-    if name in BUILTIN_DATASETS:
-        spec = BUILTIN_DATASETS[name]
-        return None, (
-            f"The hf_transfer built-in dataset `{name}` (config `{config or spec.default_config}`): "
-            f"{spec.description} Loaded offline with `hf_transfer.load_builtin_dataset`.{degraded}"
-        )
-    if name and is_hub_id(name):
-        return [name], f"The Hub dataset [{name}](https://huggingface.co/datasets/{name})" + (
-            f", config `{config}`." if config else "."
-        ) + degraded
-    files = [
-        Path(data[prefix + k]).name
-        for k in ("train_file", "validation_file", "test_file")
-        if data.get(prefix + k)
-    ]
-    source = f"local files ({', '.join(files)})" if files else f"a local dataset ({Path(str(name)).name})"
-    return None, f"Private data: {source}; not published with the model.{degraded}"
-
-
-def dataset_reference(data: dict[str, Any], prefix: str = "", modality: str = "text") -> dict[str, Any]:
-    """The ``model-index`` dataset of a recipe's data: its Hub id, or for built-in / local data a descriptive
-    name and its format (never a local path)."""
-    name, config = data.get(prefix + "dataset_name"), data.get(prefix + "dataset_config_name")
-    if name in BUILTIN_DATASETS:
-        config = config or BUILTIN_DATASETS[name].default_config
-        return {
-            "dataset_type": name,
-            "dataset_name": f"{name} (hf_transfer built-in)",
-            "dataset_config": config,
-        }
-    if name and is_hub_id(name):
-        return {"dataset_type": name, "dataset_name": name, "dataset_config": config}
-    files = [data[prefix + k] for k in ("train_file", "validation_file", "test_file") if data.get(prefix + k)]
-    if files:
-        suffix = Path(files[0]).suffix.lstrip(".").lower()
-        kind = {"jsonl": "json", "tsv": "csv", "txt": "text"}.get(suffix, suffix)
-        return {"dataset_type": kind, "dataset_name": "local files", "dataset_config": None}
-    kind = "imagefolder" if modality == "image" else "local"
-    return {
-        "dataset_type": kind,
-        "dataset_name": f"local dataset {Path(str(name)).name}",
-        "dataset_config": None,
-    }
 
 
 def _local_link(base_model: str) -> str:
@@ -201,39 +141,10 @@ def _kind(model_type: str, adapter: bool) -> str:
 def saved_model_kind(path: str | Path) -> str:
     """:func:`model_kind` of a folder saved by hf_transfer, read from its files (no model is loaded)."""
     path = Path(path)
-    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
-    return _kind(config.get("model_type", ""), (path / "adapter_config.json").is_file())
-
-
-def trainable_groups(model) -> list[dict[str, Any]] | None:
-    """What trained, per part of the model (embeddings / stem, each block, top, head): trainable and total
-    parameters; None when the model has no recognisable block list."""
-    from .modeling.blocks import assign_groups
-
-    try:
-        groups = assign_groups(model)
-    except Exception:  # no block list to report on: the card shows the totals only
-        return None
-    totals: dict[tuple[int, str], list[int]] = {}
-    for name, parameter in model.named_parameters():
-        counts = totals.setdefault(groups[name], [0, 0])
-        counts[0] += parameter.numel() if is_trainable(parameter) else 0
-        counts[1] += parameter.numel()
-    return [
-        {"group": label, "trainable": trainable, "total": total}
-        for (_, label), (trainable, total) in sorted(totals.items())
-    ]
-
-
-def template_name(kind: str, modality: str = "text", domain_adapted: bool = False) -> str:
-    """The card template of a result: multi-task, domain-adapted, adapter, or a text / image classifier."""
-    if kind.startswith("multitask"):
-        return "multitask.md"
-    if domain_adapted:
-        return "domain_adapted.md"
-    if kind.endswith("adapter"):
-        return "adapter.md"
-    return "image_classification.md" if modality == "image" else "text_classification.md"
+    config = (
+        json.loads((path / MODEL_CONFIG_FILE).read_text()) if (path / MODEL_CONFIG_FILE).is_file() else {}
+    )
+    return _kind(config.get("model_type", ""), (path / ADAPTER_CONFIG_FILE).is_file())
 
 
 def _results(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -252,25 +163,16 @@ def eval_results(
     recipe_values: dict[str, Any],
     results: dict[str, dict[str, float]],
     pipeline_tag: str,
-    modality: str,
-    tasks: list[dict] | None = None,
+    context: dict[str, Any],
 ) -> list[EvalResult]:
-    """The ``model-index`` entries: every metric (not the loss) of every split; the target domain's test split
-    against the target dataset; a multi-task model's metrics per task (named ``<task> <metric>``), against each
-    task's data."""
-    source = dataset_reference(recipe_values, modality=modality)
-    target = dataset_reference(recipe_values, "target_", modality) if "target_test" in results else None
+    """The ``model-index`` entries: every metric (not the loss) of every split against the data it was measured on
+    (the objectives say: a domain's ``target_test`` against the target dataset); a multi-task model's metrics per
+    task (named ``<task> <metric>``), against each task's data."""
+    source = dataset_reference(recipe_values, modality=context["modality"])
     entries = []
-    if tasks:
-        specs = _task_specs(recipe_values)
-        for task in tasks:
-            spec = specs.get(task["name"])
-            data = source
-            if spec is not None and spec.has_own_data:
-                data = dataset_reference(
-                    {k: getattr(spec, k) for k in ("dataset_name", "dataset_config_name", "train_file")},
-                    modality=modality,
-                )
+    if context["tasks"]:
+        for task in context["tasks"]:
+            data = context["task_data"].get(task["name"], source)
             for split in ("validation", "test"):
                 for metric in task.get("metrics") or ():
                     value = results.get(split, {}).get(f"{task['name']}_{metric}")
@@ -287,7 +189,7 @@ def eval_results(
                         )
         return entries
     for split, values in results.items():
-        data, dataset_split = (target, "test") if split == "target_test" else (source, split)
+        data, dataset_split = context["split_datasets"].get(split, (source, split))
         for metric, value in values.items():
             if metric != "loss":
                 entries.append(
@@ -302,29 +204,6 @@ def eval_results(
     return entries
 
 
-def _task_specs(recipe_values: dict[str, Any]) -> dict[str, Any]:
-    if not recipe_values.get("multitask"):
-        return {}
-    from .multitask.config import MultiTaskSettings
-
-    return {spec.name: spec for spec in MultiTaskSettings.from_spec(recipe_values["multitask"]).tasks}
-
-
-def _task_results(tasks: list[dict], results: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
-    """Rows ``{task, metric, <split>: value}`` for a multi-task model, then the means over tasks."""
-    rows = []
-    for task in tasks:
-        for metric in task.get("metrics") or ():
-            key = f"{task['name']}_{metric}"
-            rows.append(
-                {"task": task["name"], "metric": metric, **{s: v.get(key) for s, v in results.items()}}
-            )
-    means = sorted({k for values in results.values() for k in values if k.startswith("mean_")})
-    for key in means:
-        rows.append({"task": "mean", "metric": key[5:], **{s: v.get(key) for s, v in results.items()}})
-    return rows
-
-
 def _adapter_options(adapter: dict[str, Any] | None) -> dict[str, Any]:
     if not adapter:
         return {}
@@ -337,23 +216,6 @@ def _adapter_options(adapter: dict[str, Any] | None) -> dict[str, Any]:
             value = sorted(set(value))
         options[key] = value
     return options
-
-
-def _domain(recipe_values: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any] | None:
-    report = metrics.get("domain_adaptation")
-    if not report:
-        return None
-    config = dict(report.get("config") or {})
-    _, target_description = describe_dataset(recipe_values, "target_")
-    return {
-        "config": config,
-        "formula": LAMBDA_FORMULAS.get(config.get("lambda_schedule", ""), ""),
-        "target_description": target_description,
-        "target_rows": report.get("target_rows") or {},
-        "proxy_before": report.get("proxy_a_distance_before"),
-        "proxy_after": report.get("proxy_a_distance_after"),
-        "plot": report.get("plot"),
-    }
 
 
 def usage_snippet(
@@ -395,17 +257,18 @@ def render_model_card(
     load_path: str,
     kind: str = "stock",
     pooling: str = "",
-    tasks: list[dict] | None = None,
     modality: str = "text",
     *,
+    config=None,
     adapter: dict[str, Any] | None = None,
     merged: bool = False,
     repo_id: str | None = None,
     model_name: str | None = None,
 ) -> ModelCard:
-    """A card for a model trained by :func:`hf_transfer.train`: a text or image (``modality``) classifier, an
-    adapter (``adapter``: its ``adapter_config.json``; ``merged``: a ``merged/`` folder beside it), a
-    domain-adapted model (``metrics["domain_adaptation"]``) or a multi-task model (``tasks``: its task table).
+    """A card for a model trained by :func:`hf_transfer.train`: a text or image (``modality``) classifier or an
+    adapter (``adapter``: its ``adapter_config.json``; ``merged``: a ``merged/`` folder beside it). The run's
+    objectives (recorded in ``metrics``) add their parts: the multi-task template and task table (from ``config``,
+    the saved model's), the domain-adaptation section; ``metrics["stages"]`` lists a multi-stage run's stages.
 
     The snippet loads from ``repo_id`` when given, else from ``load_path``.
     """
@@ -414,17 +277,27 @@ def render_model_card(
     on_hub = is_hub_id(base_model) and base_model not in PREPARED_CHECKPOINTS
     licence = base_model_licence(base_model, metrics.get("model_source"))
     datasets, dataset_description = describe_dataset(recipe_values)
-    domain = _domain(recipe_values, metrics)
-    if domain is not None:
-        target_datasets, _ = describe_dataset(recipe_values, "target_")
-        datasets = sorted(set(datasets or []) | set(target_datasets or [])) or None
-    for spec in _task_specs(recipe_values).values():
-        if spec.dataset_name and is_hub_id(spec.dataset_name) and spec.dataset_name not in BUILTIN_DATASETS:
-            datasets = sorted(set(datasets or []) | {spec.dataset_name})
     strategy = dict(metrics["strategy"])
     strategy_type = strategy.pop("type")
     strategy_class = STRATEGIES[strategy_type][1] if strategy_type in STRATEGIES else None
     results = _results(metrics)
+    context: dict[str, Any] = {
+        "model_kind": kind,
+        "modality": modality,
+        "config": config,
+        "results": results,
+        "datasets": datasets,
+        "tags": ["hf_transfer", "transfer-learning", pipeline_tag, strategy_type],
+        "template": None,
+        "tasks": [],
+        "task_results": [],
+        "task_data": {},
+        "split_datasets": {},
+        "domain": None,
+    }
+    saved = SavedRun(Path(load_path), recipe_values, metrics, recorded_objectives(metrics))
+    for name in reversed(saved.objectives):  # the task objective first, then the wrappers around it
+        objective_class(name).card(context, saved)
     metric_names = sorted({k for values in results.values() for k in values if k != "loss"}) + ["loss"]
     hyper_parameters = {
         key: recipe_values[key]
@@ -437,15 +310,13 @@ def render_model_card(
     card_data = ModelCardData(
         base_model=base_model if on_hub else None,
         license=licence if licence in HUB_LICENCES else None,
-        datasets=datasets,
+        datasets=context["datasets"],
         library_name="peft" if kind.endswith("adapter") else "transformers",
         pipeline_tag=pipeline_tag,
-        tags=["hf_transfer", "transfer-learning", pipeline_tag, strategy_type]
-        + (["multi-task"] if kind.startswith("multitask") else [])
-        + (["domain-adaptation", domain["config"].get("type", "dann")] if domain else []),
+        tags=context["tags"],
         metrics=[m for m in metric_names if m != "loss"],
         model_name=name,
-        eval_results=eval_results(recipe_values, results, pipeline_tag, modality, tasks) or None,
+        eval_results=eval_results(recipe_values, results, pipeline_tag, context) or None,
     )
     adapter_base = (adapter or {}).get("base_model_name_or_path") or (base_model if adapter else None)
     how_to_use = usage_snippet(
@@ -461,11 +332,12 @@ def render_model_card(
     )
     return ModelCard.from_template(
         card_data,
-        template_path=str(MODEL_CARDS_DIR / template_name(kind, modality, domain is not None)),
+        template_path=str(MODEL_CARDS_DIR / context["template"]),
         modality=modality,
         image_size=recipe_values.get("image_size"),
-        tasks=tasks or [],
-        task_results=_task_results(tasks or [], results),
+        tasks=context["tasks"],
+        task_results=context["task_results"],
+        stages=metrics.get("stages") or [],
         model_name=name,
         base_model_display=base_model if is_hub_id(base_model) else Path(base_model).name,
         base_model_link=f"https://huggingface.co/{base_model}" if on_hub else _local_link(base_model),
@@ -491,7 +363,7 @@ def render_model_card(
         adapter_options=_adapter_options(adapter),
         adapter_base=adapter_base,
         merged=merged,
-        domain=domain,
+        domain=context["domain"],
         how_to_use=how_to_use,
         example_text=EXAMPLE_TEXT,
         versions=_versions(),
@@ -507,31 +379,20 @@ def render_output_card(
     """The card of a folder written by :func:`hf_transfer.train`, from its ``recipe.yaml``, ``metrics.json`` and
     model files alone (no model is loaded). The snippet loads from ``repo_id`` when given, else from
     ``load_path`` (default: the folder itself)."""
-    from transformers import AutoConfig
-
     output_dir = Path(output_dir)
-    recipe_values = yaml.safe_load((output_dir / "recipe.yaml").read_text(encoding="utf-8")) or {}
-    metrics = json.loads((output_dir / "metrics.json").read_text(encoding="utf-8"))
-    kind = saved_model_kind(output_dir)
+    saved = SavedRun.read(output_dir)
     config = AutoConfig.from_pretrained(output_dir)
-    tasks = None
-    if kind.startswith("multitask"):
-        specs = _task_specs(recipe_values)
-        tasks = [
-            {**task, "metrics": specs[task["name"]].metrics if task["name"] in specs else []}
-            for task in config.tasks
-        ]
-    adapter_file = output_dir / "adapter_config.json"
+    adapter_file = output_dir / ADAPTER_CONFIG_FILE
     return render_model_card(
-        recipe_values,
-        metrics,
+        saved.recipe,
+        saved.metrics or {},
         load_path=str(load_path if load_path is not None else output_dir),
-        kind=kind,
+        kind=saved_model_kind(output_dir),
         pooling=getattr(config, "pooling", "") or "",
-        tasks=tasks,
         modality="image" if is_vision_config(config) else "text",
+        config=config,
         adapter=json.loads(adapter_file.read_text()) if adapter_file.is_file() else None,
-        merged=(output_dir / "merged" / "config.json").is_file(),
+        merged=(output_dir / MERGED_DIR / MODEL_CONFIG_FILE).is_file(),
         repo_id=repo_id,
         model_name=model_name or output_dir.name,
     )

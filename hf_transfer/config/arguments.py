@@ -1,48 +1,25 @@
-"""Recipes: YAML files (plus CLI overrides) mapped to dataclasses by ``HfArgumentParser``.
+"""The recipe's argument dataclasses: which checkpoint, which data, what trains, how training runs.
 
-A recipe is one flat mapping, as in ``transformers``' ``run_glue.py``; the keys are the fields of
-:class:`ModelArguments`, :class:`DataArguments`, :class:`StrategyArguments` and
-:class:`TransferTrainingArguments` (a ``transformers.TrainingArguments``). Only ``strategy`` is a nested
-mapping, whose ``type`` picks a registered strategy. Unknown keys are errors that name the closest valid keys.
-
-Example::
-
-    >>> from hf_transfer import parse_recipe
-    >>> recipe = parse_recipe({"model_name_or_path": "prajjwal1/bert-tiny", "dataset_name": "rotten_tomatoes_snippets",
-    ...                        "output_dir": "/tmp/run"}, overrides=["--learning_rate", "1e-4"])
-    >>> recipe.training.learning_rate
-    0.0001
+Each field is one recipe key (``metadata={"help": ...}`` is its ``--help`` text) and each dataclass validates its
+values in ``__post_init__``, raising :class:`~hf_transfer.errors.RecipeError` with the fix. Objectives add their own
+argument dataclasses (``target_*`` for domain adaptation, ``multitask``) from their modules; stages add ``stages``.
 """
 
 from __future__ import annotations
 
-import argparse
 import codecs
-import dataclasses
-import datetime
 import json
 import os
 from dataclasses import dataclass, field
-from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
-from .errors import HfTransferError, RecipeError, did_you_mean, unknown_keys
-from .metrics import check_metric_names
-from .strategies import StrategyConfig, build_strategy_config
-from .typed_values import coerce, field_types
-
-DEFAULT_RECIPE = "sentiment/minilm_full"
-LAUNCH_CONFIG_DIRS = ("accelerate",)  # accelerate launch configs, shipped beside the recipes
-# Shipped recipes: configs/ in a source checkout (or editable install), hf_transfer/recipes/ in a wheel.
-_PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
-RECIPES_DIR = (
-    _PACKAGED_RECIPES if _PACKAGED_RECIPES.is_dir() else Path(__file__).resolve().parent.parent / "configs"
-)
+from ..data.degrade import KINDS
+from ..errors import RecipeError, did_you_mean
+from ..metrics import check_metric_names
+from ..strategies import StrategyConfig, build_strategy_config
 
 
 @dataclass
@@ -220,8 +197,6 @@ class DataArguments:
 
 def check_degrade(kinds: list[str] | None, severity: int, key: str) -> None:
     """Raise a :class:`RecipeError` for an unknown degradation kind (naming the valid ones) or severity."""
-    from .data.degrade import KINDS
-
     unknown = [kind for kind in kinds or () if kind not in KINDS]
     if unknown:
         raise RecipeError(
@@ -232,8 +207,8 @@ def check_degrade(kinds: list[str] | None, severity: int, key: str) -> None:
 
 
 def json_spec(value: Any, key: str) -> Any:
-    """A recipe block given on the command line as a JSON object (``'{"type": ...}'``) parsed; else unchanged."""
-    if isinstance(value, str) and value.strip().startswith("{"):
+    """A recipe block given on the command line as JSON (``'{"type": ...}'``, ``'[...]'``) parsed; else unchanged."""
+    if isinstance(value, str) and value.strip().startswith(("{", "[")):
         try:
             return json.loads(value)
         except json.JSONDecodeError as err:
@@ -379,315 +354,44 @@ def _has_accelerator() -> bool:
 
 
 @dataclass
-class AdaptationArguments:
-    """Domain adaptation: the recipe's data is the labelled source; the unlabelled target domain is set here."""
+class ObjectiveArguments:
+    """Which task objective a run trains (see ``hf-transfer objectives``); wrappers such as domain adaptation are
+    switched on by their own block (``adaptation:``)."""
 
-    adaptation: dict | str | None = field(
+    objective: str | None = field(
         default=None,
         metadata={
-            "help": "Domain adaptation: an alignment name (dann, coral, mmd, source_only) or a mapping with `type` and "
-            "options (domain_loss_weight, lambda_schedule, source_fraction, discriminator_*…); unset: none."
+            "help": "Task objective: single_task or multitask (or a registered one). Default: multitask when the "
+            "recipe has a `multitask:` block, else single_task."
         },
     )
-    target_dataset_name: str | None = field(
-        default=None, metadata={"help": "The target domain: a built-in dataset, Hub id or local dataset dir."}
-    )
-    target_dataset_config_name: str | None = field(
-        default=None, metadata={"help": "Config of the target dataset."}
-    )
-    target_train_file: str | None = field(
-        default=None, metadata={"help": "Local target training file (unlabelled use)."}
-    )
-    target_test_file: str | None = field(
-        default=None, metadata={"help": "Local target test file (labels for evaluation)."}
-    )
-    target_text_column: str | None = field(
-        default=None, metadata={"help": "Target text column (default: text_column)."}
-    )
-    target_label_column: str | None = field(
-        default=None,
-        metadata={"help": "Target label column, used only for evaluation (default: label_column)."},
-    )
-    target_degrade: list[str] | None = field(
+
+
+@dataclass
+class StageArguments:
+    """A multi-stage recipe: ``stages`` run in order in one output folder (``stages/<n>-<name>/``)."""
+
+    stages: list | str | None = field(
         default=None,
         metadata={
-            "help": "Degrade the target's images (seeded): any of blur, low_light, noise, downsample, e.g. "
-            "[blur, low_light] to adapt clean photos to blurry low-light ones (the target may be the source data)."
+            "help": "Stages run in order, each a mapping with `kind` (a registered stage kind, e.g. train), an "
+            "optional `name`, the kind's options and overrides of any recipe key; each stage starts from the "
+            "previous one's model. On the command line a JSON list. Unset: one training run, as always."
         },
     )
-    target_degrade_severity: int = field(
-        default=3, metadata={"help": "Severity of `target_degrade`, 1 (mild) to 5."}
-    )
-    adaptation_config: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self):
-        from .adaptation.config import AdaptationConfig
-
-        check_degrade(self.target_degrade, self.target_degrade_severity, "target_degrade")
-        has_target = bool(self.target_dataset_name or self.target_train_file)
-        if self.adaptation is None:
-            if has_target:
+        if self.stages is None:
+            return
+        self.stages = json_spec(self.stages, "stages")
+        if not isinstance(self.stages, list) or not self.stages:
+            raise RecipeError(
+                f"`stages` must be a non-empty list of mappings, each with `kind` (e.g. [{{kind: train}}]), got "
+                f"{self.stages!r}."
+            )
+        for number, stage in enumerate(self.stages, start=1):
+            if not isinstance(stage, dict) or not stage.get("kind"):
                 raise RecipeError(
-                    "A target domain is set but no `adaptation`: add e.g. `adaptation: dann` (or coral, mmd, "
-                    "source_only), or remove the target_* keys."
+                    f"Stage {number} of `stages` must be a mapping with `kind` (e.g. {{kind: train, "
+                    f"learning_rate: 1e-4}}), got {stage!r}."
                 )
-            return
-        self.adaptation_config = AdaptationConfig.from_spec(json_spec(self.adaptation, "adaptation"))
-        self.adaptation = self.adaptation_config.to_dict()
-        if not has_target:
-            raise RecipeError(
-                "`adaptation` needs a target domain: set `target_dataset_name` (e.g. sentiment_domains with "
-                "target_dataset_config_name: amazon) or `target_train_file`."
-            )
-
-
-@dataclass
-class MultiTaskArguments:
-    """Multi-task learning: one shared backbone and a head per task (see ``hf_transfer.multitask.config``)."""
-
-    multitask: dict | str | None = field(
-        default=None,
-        metadata={
-            "help": "Multi-task learning: a mapping with `tasks` (each: name, kind, label_column, weight, metrics, and "
-            "optionally its own dataset_name / train_file…), `sampling` (proportional, temperature, round_robin), "
-            "`temperature`, `batching` and `loss_weighting` (fixed, uncertainty); unset: single task."
-        },
-    )
-    multitask_config: Any = field(init=False, repr=False, default=None)
-
-    def __post_init__(self):
-        from .multitask.config import MultiTaskSettings
-
-        if self.multitask is None:
-            return
-        self.multitask_config = MultiTaskSettings.from_spec(json_spec(self.multitask, "multitask"))
-        self.multitask = self.multitask_config.to_dict()
-
-
-ARGUMENT_CLASSES = (
-    ModelArguments,
-    DataArguments,
-    StrategyArguments,
-    AdaptationArguments,
-    MultiTaskArguments,
-    TransferTrainingArguments,
-)
-
-
-@dataclass
-class Recipe:
-    """A parsed recipe: one dataclass per stage, plus the key/values it was built from."""
-
-    model: ModelArguments
-    data: DataArguments
-    strategy: StrategyArguments
-    adaptation: AdaptationArguments
-    multitask: MultiTaskArguments
-    training: TransferTrainingArguments
-    values: dict[str, Any]
-    name: str = "recipe"
-    default_output_dir: bool = (
-        False  # output_dir was not given: outputs/<name>/<timestamp>, claimed with a suffix
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved recipe: every model/data/strategy field, plus the training keys that were set."""
-        resolved: dict[str, Any] = {}
-        for args in (self.model, self.data):
-            resolved.update(dataclasses.asdict(args))
-        resolved["strategy"] = self.strategy.strategy_config.to_dict()
-        if self.adaptation.adaptation_config is not None:
-            values = dataclasses.asdict(self.adaptation)
-            values.pop("adaptation_config")
-            resolved.update(values)
-        if self.multitask.multitask_config is not None:
-            resolved["multitask"] = self.multitask.multitask_config.to_dict()
-        training_fields = {f.name for f in dataclasses.fields(TransferTrainingArguments)}
-        for key, value in self.values.items():
-            if key in training_fields and not key.endswith("_token"):  # secrets (hub_token) are never written
-                resolved[key] = _plain(value)
-        resolved["output_dir"] = self.training.output_dir
-        return resolved
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
-
-
-def _plain(value: Any) -> Any:
-    """A YAML-safe copy of a recipe value (enums to their values, tuples to lists)."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def field_names() -> dict[str, type]:
-    """Every valid recipe key, mapped to the dataclass that owns it."""
-    names: dict[str, type] = {}
-    for cls in ARGUMENT_CLASSES:
-        for f in dataclasses.fields(cls):
-            if f.init:
-                names[f.name] = cls
-    return names
-
-
-def argument_parser() -> HfArgumentParser:
-    """The parser of every recipe field. Abbreviated options are refused: `--num_train_epoch` is a typo."""
-    return HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False)
-
-
-def parse_overrides(args: list[str]) -> dict[str, Any]:
-    """Parse ``--key value`` overrides into a dict holding only the keys given, typed by HfArgumentParser."""
-    parser = argument_parser()
-    for action in parser._actions:
-        if action.dest != "help":
-            action.default = argparse.SUPPRESS
-            action.required = False
-    namespace, unknown = parser.parse_known_args(args)
-    if unknown:
-        options = [a for a in unknown if a.startswith("-")] or unknown
-        key = options[0].lstrip("-").replace("-", "_").split("=")[0]
-        raise RecipeError(
-            f"Unknown command-line option(s) {' '.join(options)}.{did_you_mean(key, field_names())} "
-            "Run `hf-transfer train --help` for every option."
-        )
-    return vars(namespace)
-
-
-def shipped_recipes() -> list[Path]:
-    """The recipe files under ``configs/`` (not the ``accelerate/`` launch configs beside them)."""
-    return sorted(
-        p
-        for p in RECIPES_DIR.glob("**/*.yaml")
-        if p.relative_to(RECIPES_DIR).parts[0] not in LAUNCH_CONFIG_DIRS
-    )
-
-
-def resolve_recipe_path(recipe: str | Path) -> Path:
-    """A recipe file path, or a name under ``configs/`` (``sentiment/minilm_full``) resolved to its file."""
-    path = Path(recipe)
-    if path.is_file():
-        return path
-    for candidate in (RECIPES_DIR / recipe, RECIPES_DIR / f"{recipe}.yaml"):
-        if candidate.is_file() and candidate in shipped_recipes():
-            return candidate
-        if candidate.is_file():
-            raise RecipeError(
-                f"{recipe!r} is an accelerate launch config, not a recipe: pass it to `accelerate launch "
-                f"--config_file {candidate}` and give a recipe after the script."
-            )
-    known = sorted(str(p.relative_to(RECIPES_DIR).with_suffix("")) for p in shipped_recipes())
-    raise RecipeError(
-        f"Recipe {str(recipe)!r} not found: not a file, nor a recipe name under {RECIPES_DIR}."
-        f"{did_you_mean(str(recipe), known)} Shipped recipes: {', '.join(known) or 'none'}."
-    )
-
-
-def recipe_name(path: Path) -> str:
-    """``sentiment-minilm_full`` for a shipped recipe (its path under configs/), else the file's stem."""
-    path = path.resolve()
-    if RECIPES_DIR in path.parents:
-        return "-".join(path.relative_to(RECIPES_DIR).with_suffix("").parts)
-    return path.stem
-
-
-def load_recipe_file(path: str | Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise RecipeError(
-            f"Recipe {path} is not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} at position {err.start}): "
-            "re-save it as UTF-8."
-        ) from None
-    try:
-        values = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise RecipeError(f"Recipe {path} is not valid YAML: {' '.join(str(err).split())}") from None
-    if not isinstance(values, dict):
-        raise RecipeError(f"Recipe {path} must be a mapping of keys to values, got {type(values).__name__}.")
-    return values
-
-
-def check_keys(values: dict[str, Any], source: str) -> None:
-    hints = unknown_keys(values, field_names())
-    if hints:
-        raise RecipeError(
-            f"Unknown recipe key(s) in {source}: {hints} Valid keys are the fields of ModelArguments, "
-            "DataArguments, StrategyArguments and TrainingArguments (`hf-transfer train --help` lists them)."
-        )
-
-
-def typed_recipe_values(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """Every recipe value converted to its field's declared type (``"1e-4"`` → 0.0001; see
-    :mod:`hf_transfer.typed_values`); a value that does not convert is a :class:`RecipeError` naming the key."""
-    owners = field_names()
-    return {key: coerce(value, field_types(owners[key])[key], key, source) for key, value in values.items()}
-
-
-def default_output_dir(name: str) -> str:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return str(Path("outputs") / name / stamp)
-
-
-def parse_recipe(
-    recipe: str | Path | dict[str, Any] | None = None, overrides: list[str] | dict[str, Any] | None = None
-) -> Recipe:
-    """Build a :class:`Recipe` from a YAML path, a recipe name under ``configs/`` or a dict, plus overrides.
-
-    ``overrides`` are CLI-style (``["--learning_rate", "1e-4"]``) or a dict; they win over the recipe.
-    Raises :class:`~hf_transfer.errors.RecipeError` for unknown keys (with the closest valid names) and for
-    invalid values.
-    """
-    if recipe is None:
-        recipe = DEFAULT_RECIPE
-    if isinstance(recipe, dict):
-        values, source, name = dict(recipe), "the recipe dict", "recipe"
-    else:
-        path = resolve_recipe_path(recipe)
-        values, source = load_recipe_file(path), str(path)
-        name = recipe_name(path)
-    check_keys(values, source)
-    if isinstance(overrides, dict):
-        check_keys(overrides, "the overrides")
-        values.update(overrides)
-    elif overrides:
-        values.update(parse_overrides(list(overrides)))
-    values = typed_recipe_values(values, source)
-    defaulted = not values.get("output_dir")
-    if defaulted:
-        values["output_dir"] = default_output_dir(name)
-    try:
-        model, data, strategy, adaptation, multitask, training = argument_parser().parse_dict(
-            values, allow_extra_keys=False
-        )
-    except HfTransferError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise RecipeError(f"Invalid recipe value in {source}: {err}") from None
-    if multitask.multitask_config is not None and adaptation.adaptation_config is not None:
-        raise RecipeError(
-            f"{source}: `multitask` and `adaptation` cannot be combined yet; train one of them per recipe."
-        )
-    if getattr(strategy.strategy_config, "cache_features", False):
-        other = "adaptation" if adaptation.adaptation_config is not None else "multitask"
-        if adaptation.adaptation_config is not None or multitask.multitask_config is not None:
-            raise RecipeError(
-                f"{source}: `cache_features` cannot be combined with `{other}` (it needs the backbone in the "
-                "training loop): drop `cache_features: true` from the feature_extraction strategy."
-            )
-    return Recipe(
-        model,
-        data,
-        strategy,
-        adaptation,
-        multitask,
-        training,
-        values=values,
-        name=name,
-        default_output_dir=defaulted,
-    )

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import RecipeError
-from ..metrics import REGRESSION_METRICS, MetricSuite
-from ..wrappers.multitask import MultiTaskConfig
+from ...errors import RecipeError
+from ...metrics import REGRESSION_METRICS, MetricSuite
+from ...wrappers.multitask import MultiTaskConfig
 
 LOWER_IS_BETTER = REGRESSION_METRICS
 

@@ -13,13 +13,14 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..wrappers.domain_adversarial import head_entry, pool_features
+from ...wrappers.domain_adversarial import head_entry, pool_features
 
 
 def proxy_a_distance(source: np.ndarray, target: np.ndarray, seed: int = 0) -> float:
@@ -47,12 +48,16 @@ def head_features(model: nn.Module, dataset, collator, batch_size: int = 128) ->
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inputs = set(inspect.signature(base.forward).parameters) - {"labels"}
     columns = [c for c in dataset.column_names if c not in ("labels", "domains")]
     rows = dataset.select_columns(columns)
     try:
         for start in range(0, len(rows), batch_size):
             batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-            model(**{k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)})
+            model(
+                **{k: v.to(device) for k, v in batch.items() if k in inputs and isinstance(v, torch.Tensor)}
+            )
     finally:
         handle.remove()
         model.train(was_training)

@@ -8,16 +8,15 @@ import torch
 from datasets import Dataset
 from torch.utils.data import Sampler
 
-from ..data.images import concatenate_lazy
-
-UNLABELLED = -100
+from ...data.images import concatenate_lazy
 
 
-def mix_domains(source: Dataset, target: Dataset) -> Dataset:
-    """Source rows (``domains`` 0) then target rows (``domains`` 1, labels hidden as -100)."""
+def mix_domains(source: Dataset, target: Dataset, missing_labels: list) -> Dataset:
+    """Source rows (``domains`` 0) then target rows (``domains`` 1, ``labels`` = ``missing_labels``: the task
+    objective's "no label", -100 for a class id, a row of NaN for a multi-task label vector)."""
     source = source.add_column("domains", [0] * len(source))
     target = target.remove_columns([c for c in ("labels",) if c in target.column_names])
-    target = target.add_column("labels", [UNLABELLED] * len(target))
+    target = target.add_column("labels", missing_labels, feature=source.features["labels"])
     target = target.add_column("domains", [1] * len(target))
     columns = [c for c in source.column_names if c in target.column_names]
     return concatenate_lazy([source.select_columns(columns), target.select_columns(columns)])

@@ -1,0 +1,221 @@
+"""The ``domain_adaptation`` objective: the task objective's model, wrapped to align source and target features.
+
+The task objective (single-task or multi-task) keeps its labelled source data, heads and metrics; this objective
+loads the target domain (its labels, when it has them, only score ``target_test``), wraps the task model in a
+:class:`~hf_transfer.wrappers.DomainAdversarialModel`, mixes both domains into every batch, drives λ by a callback
+and measures the domain gap before and after training. The export is the task model alone.
+
+Example::
+
+    >>> objective = build_objective(recipe)              # recipe with `adaptation: dann` and a target
+    >>> objective.name, objective.task.name
+    ('domain_adaptation', 'single_task')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from ...config.arguments import DataArguments
+from ...data import data_collator, load_raw_datasets
+from ...data.describe import dataset_reference, describe_dataset
+from ...errors import DataError
+from ...metrics import strip_prefix
+from ...run_files import GAP_PLOT
+from ...wrappers.domain_adversarial import DomainAdversarialModel
+from ..base import Objective, TrainerInputs, register_objective
+from .config import AdaptationArguments, AdaptationConfig
+from .domain_gap import head_features, plot_domains, proxy_a_distance
+from .mixing import DomainMixSampler, mix_domains
+from .schedule import LambdaScheduleCallback
+
+logger = logging.getLogger(__name__)
+
+LAMBDA_FORMULAS = {
+    "ganin": "λ(p) = λ_max · (2 / (1 + exp(−γ·p)) − 1)",
+    "linear": "λ(p) = λ_max · p",
+    "constant": "λ(p) = λ_max",
+}
+
+
+def target_data_arguments(data: DataArguments, target: AdaptationArguments) -> DataArguments:
+    """The source's data arguments, pointed at the target domain."""
+    return dataclasses.replace(
+        data,
+        dataset_name=target.target_dataset_name,
+        dataset_config_name=target.target_dataset_config_name,
+        train_file=target.target_train_file,
+        validation_file=None,
+        test_file=target.target_test_file,
+        text_column=target.target_text_column or data.text_column,
+        label_column=target.target_label_column or data.label_column,
+        max_train_samples=None,
+        degrade=target.target_degrade,
+        degrade_severity=target.target_degrade_severity,
+    )
+
+
+def sample_rows(dataset: Dataset, limit: int, seed: int) -> Dataset:
+    return dataset.shuffle(seed=seed).select(range(min(limit, len(dataset))))
+
+
+@register_objective("domain_adaptation")
+class DomainAdaptation(Objective):
+    """Align an unlabelled target domain with the labelled source (DANN, CORAL, MMD, or source-only)."""
+
+    arguments = AdaptationArguments
+    wraps = True
+
+    @classmethod
+    def requested(cls, arguments) -> bool:
+        return arguments is not None and arguments.adaptation_config is not None
+
+    @property
+    def config(self) -> AdaptationConfig:
+        return self.options.adaptation_config
+
+    def protected_paths(self) -> dict[str, str]:
+        target = self.options
+        return {
+            **self.task.protected_paths(),
+            "target_dataset_name": target.target_dataset_name,
+            "target_train_file": target.target_train_file,
+            "target_test_file": target.target_test_file,
+        }
+
+    def trainer_inputs(self, model, processor) -> TrainerInputs:
+        """Load the target, wrap the task model, mix the domains and measure the gap before training."""
+        config, args = self.config, self.recipe.training
+        inputs = self.task.trainer_inputs(model, processor)
+        target_args = target_data_arguments(self.recipe.data, self.options)
+        raw = load_raw_datasets(
+            target_args, seed=args.seed
+        )  # empty splits and missing files are DataErrors here
+        labelled = self.task.check_target(raw, target_args, processor)
+        if len(raw["train"]) < 2:
+            raise DataError("The target domain's train split needs at least 2 rows to align domains.")
+        target_train = self.task.encode_target(
+            DatasetDict({"train": raw["train"]}), target_args, processor, False
+        )
+        eval_splits = {k: v for k, v in raw.items() if k in ("test", "validation")} if labelled else {}
+        self.target_eval = (
+            self.task.encode_target(DatasetDict(eval_splits), target_args, processor, True)
+            if eval_splits
+            else DatasetDict()
+        )
+        if "test" in self.target_eval and "validation" in self.target_eval:
+            self.target_eval = DatasetDict({"test": self.target_eval["test"]})
+        target_train = target_train["train"]
+
+        wrapped = DomainAdversarialModel.wrap(
+            inputs.model,
+            alignment=config.type,
+            domain_loss_weight=config.domain_loss_weight,
+            discriminator_layers=config.discriminator_layers,
+            discriminator_hidden=config.discriminator_hidden,
+            discriminator_dropout=config.discriminator_dropout,
+        )
+        source_train = inputs.train_dataset
+        sampler = DomainMixSampler(
+            len(source_train),
+            len(target_train),
+            args.per_device_train_batch_size,
+            config.source_fraction,
+            args.seed,
+        )
+        encoded = self.data.encoded
+        self.gap_rows = (
+            sample_rows(encoded.get("test", encoded["validation"]), config.domain_gap_samples, args.seed),
+            sample_rows(self.target_eval.get("test", target_train), config.domain_gap_samples, args.seed),
+        )
+        self.report: dict[str, Any] = {
+            "target_rows": {"train": len(target_train), **{k: len(v) for k, v in self.target_eval.items()}}
+        }
+        self.features_before = None
+        self.model = wrapped
+        if config.measure_domain_gap:
+            self.features_before = self.measure(processor, args.per_device_eval_batch_size)
+            self.report["proxy_a_distance_before"] = proxy_a_distance(*self.features_before, seed=args.seed)
+            logger.info("Proxy A-distance before adaptation: %.3f", self.report["proxy_a_distance_before"])
+        missing = self.task.missing_labels(len(target_train))
+        return dataclasses.replace(
+            inputs,
+            model=wrapped,
+            train_dataset=mix_domains(source_train, target_train, missing),
+            sampler=sampler,
+            callbacks=[*inputs.callbacks, LambdaScheduleCallback(config)],
+        )
+
+    def measure(self, processor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The features the task head reads, for the sampled source and target rows."""
+        collator = data_collator(processor)
+        source, target = self.gap_rows
+        task_model = self.model.task_model
+        return head_features(task_model, source, collator, batch_size), head_features(
+            task_model, target, collator, batch_size
+        )
+
+    def finish(self, trainer, processor, output_dir: Path) -> dict[str, Any]:
+        """The domain gap after training (and its picture beside the model), and the target test metrics."""
+        results = self.task.finish(trainer, processor, output_dir)
+        report = {"config": self.config.to_dict(), **self.report}
+        if self.features_before is not None:
+            after = self.measure(processor, trainer.args.per_device_eval_batch_size)
+            report["proxy_a_distance_after"] = proxy_a_distance(*after, seed=trainer.args.seed)
+            if trainer.args.should_save:
+                plot_domains(
+                    {"before adaptation": self.features_before, "after adaptation": after},
+                    output_dir / GAP_PLOT,
+                )
+                report["plot"] = GAP_PLOT
+            logger.info(
+                "Proxy A-distance: %.3f before, %.3f after adaptation",
+                report["proxy_a_distance_before"],
+                report["proxy_a_distance_after"],
+            )
+        results["domain_adaptation"] = report
+        if "test" in self.target_eval:
+            target = trainer.evaluate(self.target_eval["test"], metric_key_prefix="target_test")
+            results["target_test"] = strip_prefix(target, "target_test")
+        return results
+
+    def exported_model(self, model):
+        return self.task.exported_model(
+            model.task_model if isinstance(model, DomainAdversarialModel) else model
+        )
+
+    # -- a saved run ----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def describe(cls, metrics: dict[str, Any]) -> str:
+        alignment = ((metrics.get("domain_adaptation") or {}).get("config") or {}).get("type", "dann")
+        return f"{alignment} domain adaptation"
+
+    @classmethod
+    def card(cls, context: dict[str, Any], saved) -> None:
+        report = (saved.metrics or {}).get("domain_adaptation") or {}
+        config = dict(report.get("config") or {})
+        datasets, target_description = describe_dataset(saved.recipe, "target_")
+        context["domain"] = {
+            "config": config,
+            "formula": LAMBDA_FORMULAS.get(config.get("lambda_schedule", ""), ""),
+            "target_description": target_description,
+            "target_rows": report.get("target_rows") or {},
+            "proxy_before": report.get("proxy_a_distance_before"),
+            "proxy_after": report.get("proxy_a_distance_after"),
+            "plot": report.get("plot"),
+        }
+        context["datasets"] = sorted(set(context.get("datasets") or []) | set(datasets or [])) or None
+        context["tags"] += ["domain-adaptation", config.get("type", "dann")]
+        context["split_datasets"]["target_test"] = (
+            dataset_reference(saved.recipe, "target_", context["modality"]),
+            "test",
+        )
+        if context["template"] != "multitask.md":  # a multi-task card shows the adaptation in its own section
+            context["template"] = "domain_adapted.md"

@@ -1,0 +1,82 @@
+"""Stage kinds and their registry: what one stage of a recipe does.
+
+A recipe without ``stages:`` is one ``train`` stage in its output folder. With ``stages:``, each entry names a
+registered kind (``kind: train``), optionally a ``name``, the kind's options (its :attr:`StageKind.options`
+dataclass) and overrides of any recipe key; the stages run in order in ``stages/<n>-<name>/`` and each starts from
+the previous one's saved model. Adding a stage kind (continued pretraining, self-training rounds) is one module
+with a :class:`StageKind` subclass and :func:`register_stage_kind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import RecipeError, did_you_mean
+
+
+@dataclass
+class StageResult:
+    """What a stage produced: its folder (the saved model), its ``metrics.json`` content, and its trainer (None
+    for a stage without one, or one skipped because it finished before)."""
+
+    output_dir: Path
+    metrics: dict[str, Any]
+    trainer: Any = None
+
+
+@dataclass
+class StageContext:
+    """What the runner gives a stage: how to claim its folder (just before it writes: bad input writes nothing),
+    and where the previous stage's model is (None for the first stage)."""
+
+    claim: Callable[[Any], Path]
+    previous: Path | None = None
+
+
+class StageKind:
+    """One kind of stage. :meth:`run` trains (or otherwise transforms) a model from ``recipe`` into
+    ``recipe.training.output_dir`` and writes its ``metrics.json``."""
+
+    name: ClassVar[str] = ""
+    options: ClassVar[type | None] = (
+        None  # dataclass of the kind's own stage keys (validated in __post_init__)
+    )
+
+    def __init__(self, options: Any = None):
+        self.config = options
+
+    def run(self, recipe, context: StageContext) -> StageResult:
+        raise NotImplementedError
+
+
+STAGE_KINDS: dict[str, type[StageKind]] = {}
+
+
+def register_stage_kind(name: str):
+    """Class decorator registering a :class:`StageKind` under the ``kind`` name recipes use."""
+
+    def decorator(kind_class: type[StageKind]) -> type[StageKind]:
+        if name in STAGE_KINDS:
+            raise ValueError(f"stage kind {name!r} is already registered")
+        kind_class.name = name
+        STAGE_KINDS[name] = kind_class
+        return kind_class
+
+    return decorator
+
+
+def stage_kind_class(name: str, where: str) -> type[StageKind]:
+    if name not in STAGE_KINDS:
+        raise RecipeError(
+            f"{where}: unknown stage kind {name!r}.{did_you_mean(str(name), STAGE_KINDS)} Registered kinds: "
+            f"{', '.join(sorted(STAGE_KINDS))}."
+        )
+    return STAGE_KINDS[name]
+
+
+def list_stage_kinds() -> dict[str, str]:
+    """Registered stage kinds with the first line of their docstrings."""
+    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in sorted(STAGE_KINDS.items())}

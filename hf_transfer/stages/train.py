@@ -1,0 +1,134 @@
+"""The ``train`` stage kind: what a recipe does — one straight path, the same for every objective and strategy.
+
+objective data → checkpoint → strategy → (strategy's data path) → objective wrap → ``TransferTrainer`` →
+objective finish → save (the objective's export) → ``metrics.json`` and predictions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from peft import PeftModel
+
+from ..data import data_collator, is_image_processor
+from ..metrics import strip_prefix
+from ..modeling.blocks import trainable_groups
+from ..run_files import (
+    MERGED_DIR,
+    METRICS_FILE,
+    METRICS_FORMAT_VERSION,
+    PREDICTIONS_FILE,
+    RECIPE_FILE,
+    TRAINING_ARGS_JSON,
+)
+from ..strategies import TrainingData
+from ..training.outputs import resolve_resume
+from ..training.prepare import PreparedRun, prepare_run
+from ..training.trainer import TransferTrainer
+from .base import StageContext, StageKind, StageResult, register_stage_kind
+
+logger = logging.getLogger(__name__)
+
+
+def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: Path) -> None:
+    """Save the objective's export: a stock checkpoint, or an adapter folder (plus its task config, and merged if
+    asked). A wrapper (domain adaptation) is dropped: its task model is saved, loadable without hf_transfer."""
+    trained = trainer.accelerator.unwrap_model(trainer.model)
+    model = run.objective.exported_model(trained)
+    if model is trained:
+        trainer.save_model(str(output_dir))
+    elif trainer.args.should_save:
+        model.save_pretrained(output_dir)
+        run.processor.save_pretrained(output_dir)
+        (output_dir / TRAINING_ARGS_JSON).write_text(trainer.args.to_json_string())
+    if isinstance(model, PeftModel) and trainer.args.should_save:
+        model.get_base_model().config.save_pretrained(output_dir)  # labels, for hf_transfer's own loading
+        if getattr(run.strategy.config, "merge", False):
+            merged = copy.deepcopy(model).merge_and_unload()
+            merged.save_pretrained(output_dir / MERGED_DIR)
+            run.processor.save_pretrained(output_dir / MERGED_DIR)
+
+
+@register_stage_kind("train")
+class TrainStage(StageKind):
+    """Train the recipe's objective with its strategy (what a recipe without `stages:` does)."""
+
+    def run(self, recipe, context: StageContext) -> StageResult:
+        args = recipe.training
+        resume = resolve_resume(args)
+        run = prepare_run(recipe)
+        objective, encoded = run.objective, run.encoded
+        data = run.strategy.training_data(
+            run.model,
+            TrainingData(encoded, data_collator(run.processor)),
+            args,
+            run.processor,
+            recipe.data.max_length,
+        )
+        run.objective.data.encoded = encoded = data.splits
+        no_lengths = not data.group_by_length or is_image_processor(
+            run.processor
+        )  # images, fixed-size features
+        if no_lengths and args.train_sampling_strategy == "group_by_length":
+            args.train_sampling_strategy = "random"
+        inputs = objective.trainer_inputs(run.model, run.processor)
+        out = context.claim(recipe)  # the folder, once every input has loaded: bad input writes nothing
+        trainer = TransferTrainer(
+            model=inputs.model,
+            args=args,
+            train_dataset=inputs.train_dataset,
+            eval_dataset=inputs.eval_dataset,
+            processing_class=run.processor,
+            data_collator=data.collator,
+            compute_metrics=inputs.compute_metrics,
+            callbacks=[*run.strategy.callbacks(), *inputs.callbacks],
+            strategy=run.strategy,
+            train_sampler=inputs.sampler,
+        )
+        train_output = trainer.train(resume_from_checkpoint=resume)
+        save_trained_model(trainer, run, out)
+        trainer.save_state()
+
+        chain = [o.name for o in objective.chain]
+        strategy_report = run.strategy.report()
+        results: dict[str, Any] = {
+            "format_version": METRICS_FORMAT_VERSION,
+            "objective": chain[0],
+            "objectives": chain,
+            "recipe": recipe.name,
+            "model": run.checkpoint.requested,
+            "model_source": run.checkpoint.source,
+            "strategy": recipe.strategy.strategy_config.to_dict(),
+            "parameters": run.parameters,
+            "processes": args.world_size,
+            "rows": {split: len(dataset) for split, dataset in encoded.items()},
+            "train": train_output.metrics,
+            **data.report,
+            **objective.record(),
+            **({"strategy_report": strategy_report} if strategy_report else {}),
+            "validation": strip_prefix(
+                trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"
+            ),
+        }
+        results.update(objective.finish(trainer, run.processor, out))
+        test_logits = None
+        if "test" in encoded:
+            prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
+            results["test"] = strip_prefix(prediction.metrics, "test")
+            predictions = prediction.predictions
+            test_logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        if args.should_save:
+            recipe.save(out / RECIPE_FILE)
+            groups = trainable_groups(
+                objective.exported_model(trainer.accelerator.unwrap_model(trainer.model))
+            )
+            if groups:
+                results["trainable_groups"] = groups
+            (out / METRICS_FILE).write_text(json.dumps(results, indent=2, default=str) + "\n")
+            if args.save_predictions and test_logits is not None:
+                objective.write_predictions(out / PREDICTIONS_FILE, test_logits)
+        return StageResult(output_dir=out, metrics=results, trainer=trainer)
