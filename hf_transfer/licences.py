@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from huggingface_hub import ModelCard
+from huggingface_hub import ModelCard, try_to_load_from_cache
 
 from .data.describe import is_hub_id
 from .modeling.backbones import OFFLINE_CHECKPOINTS
@@ -121,8 +121,6 @@ def base_model_licence(base_model: str, source: str | None = None) -> str | None
         folder = OFFLINE_CHECKPOINTS[base_model].path()
         readme = folder / "README.md" if folder else None
     elif is_hub_id(base_model):
-        from huggingface_hub import try_to_load_from_cache
-
         cached = try_to_load_from_cache(base_model, "README.md")
         readme = Path(cached) if isinstance(cached, str) else None
     return _card_licence(readme) or BASE_MODEL_LICENCES.get(base_model)

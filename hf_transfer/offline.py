@@ -13,6 +13,7 @@ import os
 import socket
 from urllib.parse import urlparse
 
+import datasets.config
 import huggingface_hub.constants
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,6 @@ def go_offline_if_unreachable() -> bool:
     os.environ["HF_HUB_OFFLINE"] = "1"
     huggingface_hub.constants.HF_HUB_OFFLINE = True
     try:
-        import datasets.config
-
         datasets.config.HF_HUB_OFFLINE = True
         datasets.config.HF_DATASETS_OFFLINE = True
     except ImportError:  # pragma: no cover - datasets is a dependency

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import PIL.Image
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
 
 from ..errors import DataError, did_you_mean
@@ -147,8 +148,6 @@ def _decode_image(row: Row) -> Row:
     (encoded once per process here, so that building a ``Dataset`` does not re-encode every image)."""
     if "pixels" not in row:
         return row
-    import PIL.Image
-
     pixels = base64.b64decode(row.pop("pixels"))
     buffer = io.BytesIO()
     PIL.Image.frombytes("L", (row["width"], row["height"]), pixels).save(

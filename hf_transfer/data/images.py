@@ -23,13 +23,15 @@ Example::
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import DatasetDict
+from datasets import DatasetDict, concatenate_datasets
+from datasets import Image as ImageFeature
 from PIL import Image, ImageEnhance
 
 from ..errors import DataError
@@ -226,10 +228,6 @@ def image_transforms(data_args, processor) -> tuple[ImageTransform, ImageTransfo
 def unreadable_images(dataset, column: str) -> list[tuple[int, str]]:
     """(row, reason) for each image that is missing or cannot be decoded, checked from the stored bytes or
     paths without decoding the whole split into memory."""
-    import io
-
-    from datasets import Image as ImageFeature
-
     feature = dataset.features.get(column)
     if isinstance(feature, ImageFeature):
         dataset = dataset.cast_column(column, ImageFeature(decode=False))
@@ -305,8 +303,6 @@ class KeepColumns:
 
 def concatenate_lazy(parts: list):
     """``concatenate_datasets`` that keeps the first part's lazy transform (concatenation drops formats)."""
-    from datasets import concatenate_datasets
-
     transform = lazy_transform(parts[0])
     joined = concatenate_datasets(parts)
     return joined.with_transform(transform) if transform is not None else joined

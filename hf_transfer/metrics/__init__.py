@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import evaluate
 import numpy as np
+from huggingface_hub import constants
 
 from ..errors import RecipeError, did_you_mean
 
@@ -38,8 +40,6 @@ def load_metric(name: str, config_name: str | None = None):
 
     ``config_name="multilabel"`` takes rows of 0/1 indicators (accuracy, f1, precision, recall).
     """
-    import evaluate
-
     if name in LOCAL_METRICS:
         return evaluate.load(str(LOCAL_METRICS_DIR / name), config_name)
     try:
@@ -60,8 +60,6 @@ def known_metric_names() -> list[str]:
 def check_metric_names(names: list[str], key: str = "metrics") -> None:
     """Refuse, before anything loads, a metric name that cannot load: offline, only the shipped modules and local
     module paths exist (online, other names go to ``evaluate.load`` when the metrics are built)."""
-    from huggingface_hub import constants
-
     for name in names:
         base, _, average = name.rpartition("_")
         if name in LOCAL_METRICS or (base in AVERAGED and average in AVERAGES) or Path(name).exists():

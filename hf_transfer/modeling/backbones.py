@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import hf_hub_download
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
@@ -181,8 +182,6 @@ def checkpoint_file(checkpoint: ResolvedCheckpoint, filename: str, revision: str
     if checkpoint.source != "hub":
         path = Path(checkpoint.path) / filename
         return path if path.is_file() else None
-    from huggingface_hub import hf_hub_download
-
     try:
         return Path(hf_hub_download(checkpoint.path, filename, revision=revision))
     except Exception:  # the file does not exist, or offline without a cached copy

@@ -33,6 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
+import transformers
+from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
+
 from ..errors import ModelResolutionError, did_you_mean
 
 if TYPE_CHECKING:
@@ -192,8 +196,6 @@ def mobilenet_v2_from_torchvision(state_dict: dict[str, torch.Tensor]) -> Mobile
     The two state dicts list the same tensors in the same order; count, parameter kind and every shape are
     checked, then loaded with ``strict=True``.
     """
-    from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
-
     labels = imagenet_labels()
     config = MobileNetV2Config(
         tf_padding=False,
@@ -225,12 +227,10 @@ def mobilenet_v2_from_torchvision(state_dict: dict[str, torch.Tensor]) -> Mobile
 
 
 def _prepare_mobilenet_v2(spec: PreparedCheckpoint, weights: bytes, sha256: str, out_dir: Path) -> None:
-    import torch
-    from transformers import MobileNetV2ImageProcessor  # without torchvision: MobileNetV2ImageProcessorPil
-
     state_dict = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     mobilenet_v2_from_torchvision(state_dict).save_pretrained(out_dir)
-    MobileNetV2ImageProcessor(
+    # looked up when used: without torchvision transformers warns once and gives MobileNetV2ImageProcessorPil
+    transformers.MobileNetV2ImageProcessor(
         image_mean=list(IMAGENET_MEAN),
         image_std=list(IMAGENET_STD),
         size={"shortest_edge": 256},

@@ -29,7 +29,8 @@ from typing import Any, ClassVar
 from datasets import DatasetDict
 from torch import nn
 
-from ..errors import RecipeError, did_you_mean
+from ..errors import RecipeError
+from ..registry import first_lines, lookup, registrar
 
 
 @dataclass
@@ -164,26 +165,14 @@ class Objective:
 
 OBJECTIVES: dict[str, type[Objective]] = {}
 
-
-def register_objective(name: str):
-    """Class decorator registering an :class:`Objective` under the name recipes and ``metrics.json`` use."""
-
-    def decorator(objective_class: type[Objective]) -> type[Objective]:
-        if name in OBJECTIVES:
-            raise ValueError(f"objective {name!r} is already registered")
-        objective_class.name = name
-        OBJECTIVES[name] = objective_class
-        return objective_class
-
-    return decorator
+register_objective = registrar(OBJECTIVES, "objective")
+register_objective.__doc__ = (
+    "Class decorator registering an :class:`Objective` under the name recipes and metrics.json use."
+)
 
 
 def objective_class(name: str) -> type[Objective]:
-    if name not in OBJECTIVES:
-        raise RecipeError(
-            f"Unknown objective {name!r}.{did_you_mean(name, OBJECTIVES)} Registered: {', '.join(sorted(OBJECTIVES))}."
-        )
-    return OBJECTIVES[name]
+    return lookup(OBJECTIVES, name, "objective")
 
 
 def task_objective_name(choice: str | None, arguments: dict[str, Any]) -> str:
@@ -220,4 +209,4 @@ def build_objective(recipe) -> Objective:
 
 def list_objectives() -> dict[str, str]:
     """Registered objectives with the first line of their docstrings."""
-    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in sorted(OBJECTIVES.items())}
+    return first_lines(OBJECTIVES)

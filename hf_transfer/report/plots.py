@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..run_files import CONFUSION_PLOT, LOSS_PLOT, STATE_FILE
 from .reading import confusion_matrices, trainer_state
@@ -34,9 +37,6 @@ Series = tuple[list[float], list[float]]
 
 def _figure(width: float, height: float):
     """A figure drawn by Agg, outside pyplot (no global backend or figure registry to clean up)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
     return figure
@@ -126,8 +126,6 @@ def _loss_panels(history: list[dict]) -> list[_Panel]:
 
 def _draw_panel(axis, panel: _Panel) -> None:
     """Lines on the left axis, the twin series dashed on the right (a task's weight in its loss's colour)."""
-    from matplotlib.ticker import MaxNLocator
-
     marker = "o" if max(len(s[0]) for s in [*panel.lines.values(), *panel.twin.values()]) <= 30 else None
     names = list(panel.lines)
     handles = [axis.plot(*s, marker=marker, markersize=3, label=name)[0] for name, s in panel.lines.items()]

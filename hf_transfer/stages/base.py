@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import RecipeError, did_you_mean
+from ..registry import first_lines, lookup, registrar
 
 
 @dataclass
@@ -54,29 +54,16 @@ class StageKind:
 
 STAGE_KINDS: dict[str, type[StageKind]] = {}
 
-
-def register_stage_kind(name: str):
-    """Class decorator registering a :class:`StageKind` under the ``kind`` name recipes use."""
-
-    def decorator(kind_class: type[StageKind]) -> type[StageKind]:
-        if name in STAGE_KINDS:
-            raise ValueError(f"stage kind {name!r} is already registered")
-        kind_class.name = name
-        STAGE_KINDS[name] = kind_class
-        return kind_class
-
-    return decorator
+register_stage_kind = registrar(STAGE_KINDS, "stage kind")
+register_stage_kind.__doc__ = (
+    "Class decorator registering a :class:`StageKind` under the ``kind`` name recipes use."
+)
 
 
 def stage_kind_class(name: str, where: str) -> type[StageKind]:
-    if name not in STAGE_KINDS:
-        raise RecipeError(
-            f"{where}: unknown stage kind {name!r}.{did_you_mean(str(name), STAGE_KINDS)} Registered kinds: "
-            f"{', '.join(sorted(STAGE_KINDS))}."
-        )
-    return STAGE_KINDS[name]
+    return lookup(STAGE_KINDS, name, "stage kind", where)
 
 
 def list_stage_kinds() -> dict[str, str]:
     """Registered stage kinds with the first line of their docstrings."""
-    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in sorted(STAGE_KINDS.items())}
+    return first_lines(STAGE_KINDS)

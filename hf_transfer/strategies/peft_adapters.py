@@ -21,6 +21,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import peft
+from peft.utils import constants
 from torch import nn
 from transformers import TrainerCallback
 
@@ -144,8 +146,6 @@ def _has_module(model: nn.Module, suffix: str) -> bool:
 
 def _default_targets(method: str, model: nn.Module) -> list[str] | None:
     """PEFT's default target modules for the architecture when they exist in the model, else ours."""
-    from peft.utils import constants
-
     table = {
         "ia3": constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
         "adalora": constants.TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING,
@@ -167,8 +167,6 @@ def _adaptable_modules(model: nn.Module, prefix: str) -> list[str]:
 
 def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_steps: int | None = None):
     """The ``peft`` config object for ``model``: method, targets, layer selection, head in modules_to_save."""
-    import peft
-
     class_name, method_defaults = PEFT_METHODS[config.method]
     backbone_prefix = model.base_model_prefix
     targets = config.target_modules or _default_targets(config.method, model)
@@ -234,8 +232,6 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
     if config.method in ("loha", "lokr"):
         kwargs.update(alpha=config.alpha, module_dropout=config.dropout)
     if config.method == "ia3" and "feedforward_modules" not in config.options:
-        from peft.utils import constants
-
         default_ff = (
             constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(_model_type(model)) or []
         )
@@ -260,8 +256,6 @@ def build_peft_config(config: PeftAdapterConfig, model: nn.Module, num_training_
 
 
 def _fields(class_name: str) -> set[str]:
-    import peft
-
     return {f.name for f in dataclasses.fields(getattr(peft, class_name))}
 
 
@@ -320,8 +314,6 @@ class PeftAdapters(TransferStrategy):
     config: PeftAdapterConfig
 
     def apply(self, model: nn.Module, context=None) -> nn.Module:
-        import peft
-
         num_steps = getattr(context, "num_training_steps", None)
         peft_config = build_peft_config(self.config, model, num_training_steps=num_steps)
         return peft.get_peft_model(model, peft_config)

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from accelerate.utils import broadcast_object_list
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..errors import OutputDirError
@@ -194,8 +195,6 @@ def claim_output_dir(recipe) -> Path:
     default_named = bool(getattr(recipe, "default_output_dir", False)) and not resuming(args)
     claim = _claim_on_main(recipe, default_named) if args.process_index == 0 else OutputClaim()
     if args.world_size > 1:
-        from accelerate.utils import broadcast_object_list
-
         claim = broadcast_object_list([claim], from_process=0)[0]
     if claim.error:
         raise OutputDirError(claim.error)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from torch import nn
 
 from ...wrappers.domain_adversarial import head_entry, pool_features
@@ -25,6 +27,7 @@ from ...wrappers.domain_adversarial import head_entry, pool_features
 
 def proxy_a_distance(source: np.ndarray, target: np.ndarray, seed: int = 0) -> float:
     """``2 (1 − 2ε)`` with ``ε`` the held-out error of a logistic-regression domain classifier."""
+    # scikit-learn is imported only to measure: `import hf_transfer` (and the built-in data) must not load it
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -68,13 +71,11 @@ def plot_domains(
     panels: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, names=("source", "target")
 ) -> None:
     """One PCA scatter per panel (e.g. before / after adaptation), source and target in two colours."""
-    import matplotlib
+    from sklearn.decomposition import PCA  # only when drawing (see proxy_a_distance)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    figure = Figure(figsize=(5 * len(panels), 4.5))  # drawn by Agg, outside pyplot (no global state)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(panels), squeeze=False)
     for axis, (title, (source, target)) in zip(axes[0], panels.items(), strict=True):
         points = PCA(n_components=2, random_state=0).fit_transform(np.concatenate([source, target]))
         axis.scatter(*points[: len(source)].T, s=6, alpha=0.5, label=names[0])
@@ -84,5 +85,5 @@ def plot_domains(
         axis.set_yticks([])
         axis.legend(loc="best", markerscale=3)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    figure.savefig(path, dpi=110, metadata={"Software": None})
+    figure.clear()
