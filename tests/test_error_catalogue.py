@@ -588,6 +588,14 @@ CASES = [
         r"wraps a task objective: set its block instead \(e.g. `adaptation: dann`\)",
     ),
     Case(
+        "objective_contradicts_a_block",
+        "multitask",
+        "`objective: single_task` beside a `multitask:` block",
+        train_with(objective="single_task", multitask={"tasks": [{"name": "a"}, {"name": "b"}]}),
+        RecipeError,
+        r"`objective: single_task` but the recipe also sets the block of `multitask`: drop one",
+    ),
+    Case(
         "unknown_objective",
         "multitask",
         "a misspelt `objective`",

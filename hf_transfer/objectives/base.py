@@ -178,15 +178,19 @@ def objective_class(name: str) -> type[Objective]:
 def task_objective_name(choice: str | None, arguments: dict[str, Any]) -> str:
     """The recipe's task objective: ``objective:`` when set, else the task objective whose block is set, else
     ``single_task``. ``arguments``: objective name → its recipe arguments."""
+    asked = [n for n, cls in OBJECTIVES.items() if not cls.wraps and cls.requested(arguments.get(n))]
     if choice:
-        cls = objective_class(choice)
-        if cls.wraps:
+        if objective_class(choice).wraps:
             raise RecipeError(
                 f"`objective: {choice}` wraps a task objective: set its block instead (e.g. `adaptation: dann`) "
                 "and leave `objective` to the task (single_task, multitask)."
             )
+        other = [n for n in asked if n != choice]
+        if other:
+            raise RecipeError(
+                f"`objective: {choice}` but the recipe also sets the block of `{other[0]}`: drop one of the two."
+            )
         return choice
-    asked = [n for n, cls in OBJECTIVES.items() if not cls.wraps and cls.requested(arguments.get(n))]
     if len(asked) > 1:
         raise RecipeError(
             f"The recipe sets blocks of several task objectives ({', '.join(asked)}): keep one."

@@ -92,8 +92,8 @@ class MultiTask(Objective):
                 settings.temperature,
                 args.seed,
             )
-        train = data.encoded["train"].remove_columns(["data_source"])
-        return TrainerInputs(model, train, data.encoded["validation"], metrics, sampler=self.sampler)
+        encoded = data.encoded  # `data_source` stays: the Trainer drops it (the model takes no such input)
+        return TrainerInputs(model, encoded["train"], encoded["validation"], metrics, sampler=self.sampler)
 
     def record(self) -> dict[str, Any]:
         settings, data = self.settings, self.tasks_data
