@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import yaml
 
 from .data.images import ImageTransform
 from .data.inputs import is_image_processor
@@ -25,7 +24,6 @@ from .data.pil import to_pil
 from .errors import DataError
 from .modeling import load_processor, resolve_checkpoint
 from .objectives import SavedRun, objective_class
-from .run_files import RECIPE_FILE
 from .wrappers import load_trained_classifier
 
 
@@ -35,20 +33,19 @@ class Predictor:
 
     def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int | None = None):
         checkpoint = resolve_checkpoint(str(model_dir))
-        self.objective = objective_class(SavedRun.read(checkpoint.path).task_objective)  # decodes the logits
+        saved = SavedRun.read(
+            checkpoint.path
+        )  # its recipe: the sizes it trained at; its objective decodes logits
+        self.objective = objective_class(saved.task_objective)
         self.processor = load_processor(checkpoint)
         self.model = load_trained_classifier(checkpoint.path).eval()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
         self.images = is_image_processor(self.processor)
         if self.images:
-            self.transform = ImageTransform(
-                self.processor, "image", trained_value(checkpoint.path, "image_size")
-            )
+            self.transform = ImageTransform(self.processor, "image", saved.recipe.get("image_size"))
         else:
-            self.max_length = (
-                max_length or trained_value(checkpoint.path, "max_length") or self.processor.model_max_length
-            )
+            self.max_length = max_length or saved.recipe.get("max_length") or self.processor.model_max_length
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.input_names = set(inspect.signature(base.forward).parameters)
 
@@ -87,14 +84,6 @@ class Predictor:
                 key, name = self._key(item)
                 results.append({key: name if name is not None else len(results), **prediction})
         return results
-
-
-def trained_value(model_dir: str | Path, key: str):
-    """A recipe value the model was trained with (``max_length``, ``image_size``), so inference matches it."""
-    recipe = Path(model_dir) / RECIPE_FILE
-    if not recipe.is_file():
-        return None
-    return yaml.safe_load(recipe.read_text()).get(key)
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:

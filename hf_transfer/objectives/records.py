@@ -8,6 +8,7 @@ theirs from the keys they wrote, so old run folders still get cards, reports and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class SavedRun:
     def task_objective(self) -> str:
         return self.objectives[-1]
 
-    @property
+    @functools.cached_property
     def checkpoint(self):
         return resolve_checkpoint(str(self.path))
 

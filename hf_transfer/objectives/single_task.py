@@ -18,9 +18,7 @@ from ..data import (
     check_columns,
     check_known_labels,
     encode_splits,
-    input_column,
     input_columns,
-    input_role,
     label_names,
     load_raw_datasets,
 )
@@ -92,13 +90,8 @@ class SingleTask(Objective):
 
     # -- as the task of a wrapper objective (domain adaptation) -------------------------------------------------
 
-    def check_target(self, raw: DatasetDict, target_args, processor) -> bool:
-        """Check the target's input column; True when every split carries this task's labels (all known)."""
-        role = input_role(processor)
-        check_columns(
-            raw,
-            {"target_text_column" if role == "text_column" else role: input_column(target_args, processor)},
-        )
+    def target_labelled(self, raw: DatasetDict, target_args) -> bool:
+        """Whether every target split carries this task's labels (checked to be known ones)."""
         labelled = all(target_args.label_column in split.column_names for split in raw.values())
         if labelled:
             check_known_labels(

@@ -23,7 +23,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from ...config.arguments import DataArguments
-from ...data import data_collator, load_raw_datasets
+from ...data import check_columns, data_collator, input_column, input_role, load_raw_datasets
 from ...data.describe import dataset_reference, describe_dataset
 from ...errors import DataError
 from ...metrics import strip_prefix
@@ -97,7 +97,12 @@ class DomainAdaptation(Objective):
         raw = load_raw_datasets(
             target_args, seed=args.seed
         )  # empty splits and missing files are DataErrors here
-        labelled = self.task.check_target(raw, target_args, processor)
+        role = input_role(processor)  # the recipe key that names the target's input column
+        check_columns(
+            raw,
+            {"target_text_column" if role == "text_column" else role: input_column(target_args, processor)},
+        )
+        labelled = self.task.target_labelled(raw, target_args)
         if len(raw["train"]) < 2:
             raise DataError("The target domain's train split needs at least 2 rows to align domains.")
         target_train = self.task.encode_target(

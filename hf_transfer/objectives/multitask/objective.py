@@ -13,7 +13,7 @@ from typing import Any
 
 from datasets import DatasetDict
 
-from ...data import check_columns, encode_splits, input_column, input_role
+from ...data import encode_splits
 from ...data.builtin_datasets import BUILTIN_DATASETS
 from ...data.describe import dataset_reference, is_hub_id
 from ...errors import DataError
@@ -129,13 +129,8 @@ class MultiTask(Objective):
     def _model_config(self) -> MultiTaskConfig:
         return MultiTaskConfig(tasks=self.tasks_data.tasks)
 
-    def check_target(self, raw: DatasetDict, target_args, processor) -> bool:
-        """Check the target's input column; True when every split holds every task's label column."""
-        role = input_role(processor)
-        check_columns(
-            raw,
-            {"target_text_column" if role == "text_column" else role: input_column(target_args, processor)},
-        )
+    def target_labelled(self, raw: DatasetDict, target_args) -> bool:
+        """Whether every target split holds every task's label column."""
         columns = [t.label_column for t in self.settings.tasks]
         return all(c in split.column_names for split in raw.values() for c in columns)
 
