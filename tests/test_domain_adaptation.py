@@ -285,7 +285,7 @@ def test_the_domain_gap_is_small_within_a_domain_and_large_across_a_shift(tiny_r
 def alignment_runs(tiny_checkpoints, tmp_path_factory):
     """One 3-step run per alignment on the same batches (weight 5 so that the alignment term matters)."""
     runs = {}
-    for alignment in ("coral", "mmd", "source_only"):
+    for alignment in ("coral", "mmd", "mcc", "udalm", "source_only"):
         recipe = {
             "model_name_or_path": str(tiny_checkpoints["bert"]),
             **SMALL_TEXT_DATA,
@@ -299,13 +299,16 @@ def alignment_runs(tiny_checkpoints, tmp_path_factory):
     return runs
 
 
-@pytest.mark.parametrize("alignment", ["coral", "mmd"])
-def test_coral_and_mmd_train_on_their_alignment_loss(alignment_runs, alignment):
-    """Through the same data path as DANN: the alignment loss is logged every step, and it changes the trained
+@pytest.mark.parametrize("alignment", ["coral", "mmd", "mcc", "udalm"])
+def test_alignment_methods_train_on_their_loss(alignment_runs, alignment):
+    """Through the same data path as DANN: the method's loss is logged every step, and it changes the trained
     weights relative to the source-only baseline, which sees the same batches with no domain loss."""
     result, baseline = alignment_runs[alignment], alignment_runs["source_only"]
-    logged = [e["domain_loss"] for e in result.trainer.state.log_history if "domain_loss" in e]
+    key = "mlm_loss" if alignment == "udalm" else "domain_loss"
+    logged = [e[key] for e in result.trainer.state.log_history if key in e]
     assert len(logged) == 3  # CORAL's is ~1e-5 here (logged as 0.0); MMD's unbiased estimate may be < 0
+    if alignment == "mcc":
+        assert all(0 < value <= 0.5 for value in logged)  # two classes: confusion in (0, 1/2]
     base_logged = [e.get("domain_loss", 0.0) for e in baseline.trainer.state.log_history if "loss" in e]
     assert all(value == 0 for value in base_logged)
     moved = result.trainer.model.task_model.state_dict()

@@ -189,6 +189,8 @@ def check_objectives(recipe: Recipe, source: str) -> None:
     task = objective_class(recipe.objective_names[-1])
     if task.arguments is not None and not task.requested(recipe.objective_arguments.get(task.name)):
         raise RecipeError(f"{source}: `objective: {task.name}` needs its `{_block_key(task.name)}:` block.")
+    for name in recipe.objective_names:
+        objective_class(name).check_recipe(recipe, source)
     if getattr(recipe.strategy.strategy_config, "cache_features", False):
         unsupported = [n for n in recipe.objective_names if not objective_class(n).supports_feature_cache]
         if unsupported:

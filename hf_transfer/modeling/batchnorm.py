@@ -11,12 +11,15 @@ PyTorch's usual pace.
 Example::
 
     >>> reset_batchnorm_momentum(model); keep_frozen_batchnorm_in_eval(model)
+    >>> reestimate_batchnorm(model, target_batches)                     # AdaBN: the target's statistics
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
+import torch
 from torch import nn
 
 from .structure import is_trainable
@@ -25,9 +28,45 @@ logger = logging.getLogger(__name__)
 _HOOKED = "_hf_transfer_frozen_statistics"
 
 
+_REESTIMATING = "_hf_transfer_reestimating"
+
+
 def _frozen_statistics(module: nn.Module, args) -> None:
+    if getattr(module, _REESTIMATING, False):
+        return
     if module.training and not any(is_trainable(p) for p in module.parameters()):
         module.train(False)
+
+
+def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def reestimate_batchnorm(model: nn.Module, batches: Iterable[dict]) -> int:
+    """AdaBN (Li et al., 2016): replace every batch-norm layer's running mean / variance by their plain average
+    over ``batches`` (momentum ``None``), frozen layers included; the rest of the model runs in eval mode (no
+    dropout) and no weight changes. Returns how many layers were re-estimated."""
+    layers = batchnorm_layers(model)
+    if not layers:
+        return 0
+    was_training, momenta = model.training, [m.momentum for m in layers]
+    model.eval()
+    for module in layers:
+        module.reset_running_stats()
+        module.momentum = None
+        module.train()
+        setattr(module, _REESTIMATING, True)
+    try:
+        for batch in batches:
+            model(**batch)
+    finally:
+        for module, momentum in zip(layers, momenta, strict=True):
+            module.momentum = momentum
+            setattr(module, _REESTIMATING, False)
+            module.train(False)
+        model.train(was_training)
+    return len(layers)
 
 
 def keep_frozen_batchnorm_in_eval(model: nn.Module) -> int:

@@ -13,7 +13,7 @@ recipe key). Adding an objective is one module plus :func:`register_objective`; 
 
 The run (:mod:`hf_transfer.stages.train`) calls, in order: :meth:`Objective.load_data` →
 :meth:`~Objective.build_model` → (the strategy) → :meth:`~Objective.trainer_inputs` → ``Trainer.train`` →
-:meth:`~Objective.finish` → :meth:`~Objective.exported_model` → :meth:`~Objective.record` →
+:meth:`~Objective.adjust` → (save) → :meth:`~Objective.finish` → :meth:`~Objective.exported_model` → :meth:`~Objective.record` →
 :meth:`~Objective.write_predictions`. Saved runs are read back by the class methods (:meth:`~Objective.card`,
 :meth:`~Objective.summary_rows`, :meth:`~Objective.confusion_pairs`, :meth:`~Objective.evaluate_saved`,
 :meth:`~Objective.decode`), chosen by the ``objective`` that ``metrics.json`` records.
@@ -53,6 +53,9 @@ class TrainerInputs:
     compute_metrics: Callable
     sampler: Any = None  # a run-specific train sampler (domain mixing, task batches); None: the Trainer's own
     callbacks: list = field(default_factory=list)
+    wrap_collator: Callable | None = (
+        None  # the run's collator → the one to train with (UDALM's target masking)
+    )
 
 
 class Objective:
@@ -74,6 +77,10 @@ class Objective:
     def requested(cls, arguments) -> bool:
         """Whether the recipe's ``arguments`` (an instance of :attr:`arguments`) ask for this objective."""
         return False
+
+    @classmethod
+    def check_recipe(cls, recipe, source: str) -> None:
+        """Parse-time checks across this objective's keys and the rest of the recipe (raise RecipeError)."""
 
     # -- a run ----------------------------------------------------------------------------------------------------
 
@@ -102,6 +109,11 @@ class Objective:
     def trainer_inputs(self, model: nn.Module, processor) -> TrainerInputs:
         """The model to train (wrapped when this objective wraps), datasets, metrics, sampler and callbacks."""
         return self.task.trainer_inputs(model, processor)
+
+    def adjust(self, trainer, processor) -> None:
+        """Change the trained model before it is saved and scored (target batch-norm statistics, prior shift)."""
+        if self.task:
+            self.task.adjust(trainer, processor)
 
     def finish(self, trainer, processor, output_dir: Path) -> dict[str, Any]:
         """What the objective adds to ``metrics.json`` after training (target metrics, domain gap…)."""

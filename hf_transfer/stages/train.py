@@ -1,7 +1,7 @@
 """The ``train`` stage kind: what a recipe does — one straight path, the same for every objective and strategy.
 
 objective data → checkpoint → strategy → (strategy's data path) → objective wrap → ``TransferTrainer`` →
-objective finish → save (the objective's export) → ``metrics.json`` and predictions.
+objective adjust → save (the objective's export) → objective finish → ``metrics.json`` and predictions.
 """
 
 from __future__ import annotations
@@ -83,13 +83,14 @@ class TrainStage(StageKind):
             train_dataset=inputs.train_dataset,
             eval_dataset=inputs.eval_dataset,
             processing_class=run.processor,
-            data_collator=data.collator,
+            data_collator=inputs.wrap_collator(data.collator) if inputs.wrap_collator else data.collator,
             compute_metrics=inputs.compute_metrics,
             callbacks=[*run.strategy.callbacks(), *inputs.callbacks],
             strategy=run.strategy,
             train_sampler=inputs.sampler,
         )
         train_output = trainer.train(resume_from_checkpoint=resume)
+        objective.adjust(trainer, run.processor)
         save_trained_model(trainer, run, out)
         trainer.save_state()
 

@@ -42,8 +42,10 @@ from ..modeling.structure import split_backbone_and_head
 from .alignment import CoralLoss, DomainAdversarialLoss, MultiKernelMMDLoss
 from .grl import GradientReversal
 from .multitask import MultiTaskConfig
+from .target_losses import MaskedLanguageModelHead, MinimumClassConfusionLoss
 
-ALIGNMENTS = ("dann", "coral", "mmd", "source_only")
+ALIGNMENTS = ("dann", "coral", "mmd", "mcc", "udalm", "adabn", "source_only")
+FEATURE_ALIGNMENTS = ("dann", "coral", "mmd")  # losses on the pooled features of both domains
 IMAGE_INPUTS = "pixel_values"
 
 
@@ -72,6 +74,8 @@ class DomainAdversarialConfig(PretrainedConfig):
         discriminator_hidden: int = 256,
         discriminator_dropout: float = 0.1,
         feature_size: int | None = None,
+        mcc_temperature: float = 2.5,
+        mlm_weight: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -85,6 +89,8 @@ class DomainAdversarialConfig(PretrainedConfig):
         self.discriminator_hidden = discriminator_hidden
         self.discriminator_dropout = discriminator_dropout
         self.feature_size = feature_size
+        self.mcc_temperature = mcc_temperature
+        self.mlm_weight = mlm_weight
 
     @property
     def task_config(self) -> PretrainedConfig:
@@ -149,6 +155,8 @@ class DomainAdversarialModel(PreTrainedModel):
                 config.discriminator_dropout,
             )
             self.alignment_loss = DomainAdversarialLoss(mlp, self.reversal)
+        elif config.alignment == "mcc":
+            self.alignment_loss = MinimumClassConfusionLoss(config.mcc_temperature)
         else:
             self.alignment_loss = {"coral": CoralLoss, "mmd": MultiKernelMMDLoss}.get(
                 config.alignment, lambda: None
@@ -156,6 +164,16 @@ class DomainAdversarialModel(PreTrainedModel):
         self._captured: list[torch.Tensor] = []
         self._capturing = False
         head_entry(self.task_model).register_forward_pre_hook(self._capture)
+        if config.alignment == "udalm":  # masked-LM on the target rows, through the task model's own encoder
+            task_config = config.task_config
+            self.mlm_head = MaskedLanguageModelHead(
+                task_config.hidden_size,
+                task_config.vocab_size,
+                getattr(task_config, "hidden_act", "gelu"),
+                getattr(task_config, "layer_norm_eps", 1e-12),
+            )
+            self._hidden: list[torch.Tensor] = []
+            encoder_of(self.task_model).register_forward_hook(self._capture_hidden)
         self.post_init()
 
     @property
@@ -164,13 +182,18 @@ class DomainAdversarialModel(PreTrainedModel):
         return getattr(self.alignment_loss, "discriminator", None)
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear) and module in (self.discriminator or ()):
+        owned = [*(self.discriminator or ()), *([self.mlm_head.dense] if hasattr(self, "mlm_head") else [])]
+        if isinstance(module, nn.Linear) and module in owned:
             nn.init.normal_(module.weight, std=0.02)
             nn.init.zeros_(module.bias)
 
     def _capture(self, module, args) -> None:
         if self._capturing:  # only inside this wrapper's forward, not when the task model runs alone
             self._captured.append(args[0])
+
+    def _capture_hidden(self, module, args, output) -> None:
+        if self._capturing:
+            self._hidden.append(output[0])
 
     @classmethod
     def wrap(cls, task_model: nn.Module, alignment: str = "dann", **options) -> DomainAdversarialModel:
@@ -199,6 +222,8 @@ class DomainAdversarialModel(PreTrainedModel):
         pixel_values: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         domains: torch.Tensor | None = None,
+        mlm_targets: torch.Tensor
+        | None = None,  # not "*labels*": the Trainer would take it for a label column
         **kwargs,
     ) -> DomainAdaptationOutput:
         named = {
@@ -212,6 +237,8 @@ class DomainAdversarialModel(PreTrainedModel):
         # (-100 for a class id, NaN in a multi-task label vector). A batch of class ids without any label gets 0.
         unlabelled = labels is not None and not labels.is_floating_point() and not (labels != -100).any()
         self._captured.clear()
+        hidden = getattr(self, "_hidden", [])
+        hidden.clear()
         self._capturing = True
         try:
             task_output = self.task_model(
@@ -224,19 +251,46 @@ class DomainAdversarialModel(PreTrainedModel):
         self._captured.clear()
         task_loss = None if labels is None else logits.sum() * 0.0 if unlabelled else task_output.loss
         if domains is None:  # evaluation / prediction: the task path alone
+            hidden.clear()
             return DomainAdaptationOutput(loss=task_loss, logits=logits)
-        source, target = features[domains == 0], features[domains == 1]
-        domain_loss = logits.new_zeros(())
         parts = dict(task_output.get("loss_parts") or {})
-        parts.update(task_loss=task_loss, domain_loss=domain_loss)
+        parts["task_loss"] = task_loss
+        loss = task_loss
+        alignment = self.config.alignment
+        if alignment in FEATURE_ALIGNMENTS or alignment == "mcc":
+            domain_loss = self._alignment_term(features, logits, domains, parts)
+            loss = loss + self.config.domain_loss_weight * domain_loss if loss is not None else None
+        if alignment == "udalm":
+            mlm_loss = parts["mlm_loss"] = self._mlm_term(hidden, mlm_targets)
+            loss = loss + self.config.mlm_weight * mlm_loss if loss is not None else None
+        hidden.clear()
+        return DomainAdaptationOutput(loss=loss, logits=logits, loss_parts=parts)
+
+    def _alignment_term(self, features, logits, domains, parts) -> torch.Tensor:
+        """The domain term: a feature alignment of both domains (dann, coral, mmd) or MCC on the target logits."""
+        domain_loss = parts["domain_loss"] = logits.new_zeros(())
+        if isinstance(self.alignment_loss, MinimumClassConfusionLoss):
+            if (domains == 1).any():
+                domain_loss = parts["domain_loss"] = self.alignment_loss(logits[domains == 1])
+            return domain_loss
+        source, target = features[domains == 0], features[domains == 1]
         if isinstance(self.alignment_loss, DomainAdversarialLoss):
             parts["domain_accuracy"] = logits.new_tensor(float("nan"))
         if self.alignment_loss is not None and len(source) > 1 and len(target) > 1:
             domain_loss = parts["domain_loss"] = self.alignment_loss(source.float(), target.float())
             if isinstance(self.alignment_loss, DomainAdversarialLoss):
                 parts["domain_accuracy"] = logits.new_tensor(self.alignment_loss.last_accuracy)
-        loss = task_loss + self.config.domain_loss_weight * domain_loss if task_loss is not None else None
-        return DomainAdaptationOutput(loss=loss, logits=logits, loss_parts=parts)
+        return domain_loss
+
+    def _mlm_term(self, hidden: list[torch.Tensor], mlm_targets: torch.Tensor | None) -> torch.Tensor:
+        """Masked-LM cross-entropy on the (masked) target rows; their ``mlm_targets`` come from the collator."""
+        if mlm_targets is None or not hidden:
+            raise StrategyError(
+                "udalm needs masked target rows (`mlm_targets`): train it through the domain_adaptation objective, "
+                "whose collator masks the target text."
+            )
+        embeddings = encoder_of(self.task_model).get_input_embeddings().weight
+        return self.mlm_head(hidden[-1], mlm_targets, embeddings)
 
     def logged_values(self) -> dict[str, float]:
         """What the Trainer logs beside the loss parts: λ, and the task model's own values (task weights)."""
@@ -246,7 +300,22 @@ class DomainAdversarialModel(PreTrainedModel):
             else self.task_model
         )
         values = task.logged_values() if callable(getattr(task, "logged_values", None)) else {}
-        return {**values, "lambda": round(self.reversal.coeff, 4)}
+        return {
+            **values,
+            **({"lambda": round(self.reversal.coeff, 4)} if self.config.alignment == "dann" else {}),
+        }
+
+
+def encoder_of(task_model: nn.Module) -> nn.Module:
+    """The transformer encoder of a (possibly PEFT-wrapped) text classifier (``bert``, ``roberta``…)."""
+    base = task_model.get_base_model() if hasattr(task_model, "get_base_model") else task_model
+    encoder = base.base_model
+    if encoder is base or not hasattr(encoder, "get_input_embeddings"):
+        raise StrategyError(
+            f"udalm needs a text classifier with a transformer encoder; {type(base).__name__} has none to "
+            "train on masked target text. Use dann, mcc or source_only."
+        )
+    return encoder
 
 
 def _auto_class_name(base: nn.Module) -> str:

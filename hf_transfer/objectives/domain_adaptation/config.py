@@ -13,15 +13,40 @@ from ...typed_values import coerce_fields
 from ...wrappers.domain_adversarial import ALIGNMENTS
 
 SCHEDULES = ("ganin", "constant", "linear")
+PRIOR_CORRECTIONS = ("none", "em")
 
 
 @dataclass
 class AdaptationConfig:
-    """Domain adaptation options; ``type`` is the alignment (dann, coral, mmd, source_only)."""
+    """Domain adaptation options; ``type`` is the method (dann, coral, mmd, mcc, udalm, adabn, source_only)."""
 
-    type: str = field(default="dann", metadata={"help": f"Alignment: {', '.join(ALIGNMENTS)}."})
+    type: str = field(
+        default="dann",
+        metadata={
+            "help": "Method: dann (adversarial), coral, mmd (feature alignment), mcc (minimum class confusion on "
+            "target predictions), udalm (masked-LM on target text beside the task), adabn (target batch-norm "
+            "statistics), source_only (the baseline on the same batches)."
+        },
+    )
     domain_loss_weight: float = field(
-        default=1.0, metadata={"help": "Weight of the domain loss in the total loss."}
+        default=1.0, metadata={"help": "Weight of the domain term (dann, coral, mmd, mcc) in the total loss."}
+    )
+    mcc_temperature: float = field(
+        default=2.5, metadata={"help": "mcc: softmax temperature of the target predictions."}
+    )
+    mlm_weight: float = field(
+        default=1.0, metadata={"help": "udalm: weight of the masked-LM loss on target text."}
+    )
+    mlm_probability: float = field(
+        default=0.15,
+        metadata={"help": "udalm: share of target tokens masked (80 % [MASK], 10 % random, 10 % kept)."},
+    )
+    target_batch_norm: bool = field(
+        default=False,
+        metadata={
+            "help": "Re-estimate every batch-norm layer's statistics on the target after training (AdaBN); "
+            "always on for adabn."
+        },
     )
     lambda_schedule: str = field(
         default="ganin",
@@ -59,8 +84,14 @@ class AdaptationConfig:
             )
         if not 0 < self.source_fraction < 1:
             raise RecipeError(f"adaptation: source_fraction must be in (0, 1), got {self.source_fraction}.")
-        if self.domain_loss_weight < 0 or self.lambda_max < 0:
-            raise RecipeError("adaptation: domain_loss_weight and lambda_max must be ≥ 0.")
+        if self.domain_loss_weight < 0 or self.lambda_max < 0 or self.mlm_weight < 0:
+            raise RecipeError("adaptation: domain_loss_weight, mlm_weight and lambda_max must be ≥ 0.")
+        if self.mcc_temperature <= 0:
+            raise RecipeError(f"adaptation: mcc_temperature must be > 0, got {self.mcc_temperature}.")
+        if not 0 < self.mlm_probability < 1:
+            raise RecipeError(f"adaptation: mlm_probability must be in (0, 1), got {self.mlm_probability}.")
+        if self.type == "adabn":
+            self.target_batch_norm = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -83,8 +114,9 @@ class AdaptationArguments:
     adaptation: dict | str | None = field(
         default=None,
         metadata={
-            "help": "Domain adaptation: an alignment name (dann, coral, mmd, source_only) or a mapping with `type` and "
-            "options (domain_loss_weight, lambda_schedule, source_fraction, discriminator_*…); unset: none."
+            "help": "Domain adaptation: a method (dann, coral, mmd, mcc, udalm, adabn, source_only) or a mapping "
+            "with `type` and options (domain_loss_weight, lambda_schedule, source_fraction, mcc_temperature, "
+            "mlm_weight, target_batch_norm, discriminator_*…); unset: none."
         },
     )
     target_dataset_name: str | None = field(
@@ -116,10 +148,37 @@ class AdaptationArguments:
     target_degrade_severity: int = field(
         default=3, metadata={"help": "Severity of `target_degrade`, 1 (mild) to 5."}
     )
+    prior_correction: str = field(
+        default="none",
+        metadata={
+            "help": "Label-shift correction after training: em estimates the target's class priors from the "
+            "model's (calibrated) target predictions (Saerens et al. 2002) and adds log(p_target / p_source) to "
+            "the exported head's bias; none: off. Single-label classification only."
+        },
+    )
+    prior_tolerance: float = field(
+        default=0.1,
+        metadata={
+            "help": "prior_correction's guard: the correction is applied only if the EM priors and the "
+            "confusion-matrix (BBSE) estimate agree within this much for every class."
+        },
+    )
     adaptation_config: AdaptationConfig | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self):
         check_degrade(self.target_degrade, self.target_degrade_severity, "target_degrade")
+        if self.prior_correction not in PRIOR_CORRECTIONS:
+            raise RecipeError(
+                f"prior_correction: unknown value {self.prior_correction!r}; use "
+                f"{' or '.join(PRIOR_CORRECTIONS)}."
+            )
+        if not 0 < self.prior_tolerance <= 1:
+            raise RecipeError(f"prior_tolerance must be in (0, 1], got {self.prior_tolerance}.")
+        if self.prior_correction != "none" and self.adaptation is None:
+            raise RecipeError(
+                "prior_correction needs a target domain and an `adaptation` (use `adaptation: source_only` to "
+                "correct a model trained on the source alone)."
+            )
         has_target = bool(self.target_dataset_name or self.target_train_file)
         if self.adaptation is None:
             if has_target:

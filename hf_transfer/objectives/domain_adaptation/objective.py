@@ -25,18 +25,23 @@ from datasets import Dataset, DatasetDict
 from ...config.arguments import DataArguments
 from ...data import check_columns, data_collator, input_column, input_role, load_raw_datasets
 from ...data.describe import dataset_reference, describe_dataset
-from ...errors import DataError
+from ...errors import DataError, RecipeError, StrategyError
 from ...metrics import strip_prefix
+from ...modeling.batchnorm import batchnorm_layers, reestimate_batchnorm
 from ...run_files import GAP_PLOT
 from ...wrappers.domain_adversarial import DomainAdversarialModel
 from ..base import Objective, TrainerInputs, register_objective
 from .config import AdaptationArguments, AdaptationConfig
 from .domain_gap import head_features, plot_domains, proxy_a_distance
+from .masking import TargetMaskingCollator, load_masked_lm_head
 from .mixing import DomainMixSampler, mix_domains
+from .priors import bake_correction, estimate_correction, output_layer
 from .schedule import LambdaScheduleCallback
+from .selection import prediction_batches, selection_report
 
 logger = logging.getLogger(__name__)
 
+SINGLE_TASK_METHODS = ("mcc", "udalm")  # losses on one classifier's logits / one text encoder
 LAMBDA_FORMULAS = {
     "ganin": "λ(p) = λ_max · (2 / (1 + exp(−γ·p)) − 1)",
     "linear": "λ(p) = λ_max · p",
@@ -76,9 +81,31 @@ class DomainAdaptation(Objective):
     def requested(cls, arguments) -> bool:
         return arguments is not None and arguments.adaptation_config is not None
 
+    @classmethod
+    def check_recipe(cls, recipe, source: str) -> None:
+        options = recipe.objective_arguments.get(cls.name)
+        if options is None or options.adaptation_config is None:
+            return
+        single = recipe.objective_names[-1] == "single_task"
+        kind = options.adaptation_config.type
+        if kind in SINGLE_TASK_METHODS and not single:
+            raise RecipeError(
+                f"{source}: adaptation `{kind}` works on one classifier's predictions; with "
+                f"`{recipe.objective_names[-1]}` use dann, coral, mmd, adabn or source_only."
+            )
+        if options.prior_correction != "none" and not single:
+            raise RecipeError(
+                f"{source}: prior_correction needs a single classification task; drop it for "
+                f"`{recipe.objective_names[-1]}`."
+            )
+
     @property
     def config(self) -> AdaptationConfig:
         return self.options.adaptation_config
+
+    def build_model(self, checkpoint, default_pooling: str):
+        self.checkpoint = checkpoint  # udalm reads the checkpoint's masked-LM head, when it ships one
+        return self.task.build_model(checkpoint, default_pooling)
 
     def protected_paths(self) -> dict[str, str]:
         target = self.options
@@ -118,6 +145,12 @@ class DomainAdaptation(Objective):
             self.target_eval = DatasetDict({"test": self.target_eval["test"]})
         target_train = target_train["train"]
 
+        if config.type == "udalm" and getattr(processor, "mask_token", None) is None:
+            raise StrategyError(
+                "adaptation udalm masks target text, but the tokenizer has no mask token: use a checkpoint "
+                "pretrained with masked-LM (BERT, RoBERTa, MPNet…) or another adaptation type."
+            )
+        self.target_train = target_train
         wrapped = DomainAdversarialModel.wrap(
             inputs.model,
             alignment=config.type,
@@ -125,6 +158,13 @@ class DomainAdaptation(Objective):
             discriminator_layers=config.discriminator_layers,
             discriminator_hidden=config.discriminator_hidden,
             discriminator_dropout=config.discriminator_dropout,
+            mcc_temperature=config.mcc_temperature,
+            mlm_weight=config.mlm_weight,
+        )
+        mlm_head = (
+            load_masked_lm_head(wrapped, self.checkpoint, self.recipe.model)
+            if config.type == "udalm"
+            else None
         )
         source_train = inputs.train_dataset
         sampler = DomainMixSampler(
@@ -140,7 +180,8 @@ class DomainAdaptation(Objective):
             sample_rows(self.target_eval.get("test", target_train), config.domain_gap_samples, args.seed),
         )
         self.report: dict[str, Any] = {
-            "target_rows": {"train": len(target_train), **{k: len(v) for k, v in self.target_eval.items()}}
+            "target_rows": {"train": len(target_train), **{k: len(v) for k, v in self.target_eval.items()}},
+            **({"mlm_head": mlm_head} if mlm_head else {}),
         }
         self.features_before = None
         self.model = wrapped
@@ -148,14 +189,74 @@ class DomainAdaptation(Objective):
             self.features_before = self.measure(processor, args.per_device_eval_batch_size)
             self.report["proxy_a_distance_before"] = proxy_a_distance(*self.features_before, seed=args.seed)
             logger.info("Proxy A-distance before adaptation: %.3f", self.report["proxy_a_distance_before"])
+        if config.target_batch_norm and not batchnorm_layers(wrapped.task_model):
+            raise StrategyError(
+                f"adaptation {config.type!r} re-estimates batch-norm statistics, but "
+                f"{type(wrapped.task_model).__name__} has no batch-norm layer (transformers use layer norm): "
+                "use adabn / target_batch_norm with a convolutional image model, or another type."
+            )
         missing = self.task.missing_labels(len(target_train))
+        masking = (
+            (lambda collator: TargetMaskingCollator(collator, processor, config.mlm_probability))
+            if config.type == "udalm"
+            else None
+        )
         return dataclasses.replace(
             inputs,
             model=wrapped,
             train_dataset=mix_domains(source_train, target_train, missing),
             sampler=sampler,
             callbacks=[*inputs.callbacks, LambdaScheduleCallback(config)],
+            wrap_collator=masking,
         )
+
+    def adjust(self, trainer, processor) -> None:
+        """After training: the target's batch-norm statistics (AdaBN) and the label-shift correction."""
+        self.task.adjust(trainer, processor)
+        task_model = trainer.accelerator.unwrap_model(trainer.model).task_model
+        if self.config.target_batch_norm:
+            batches = prediction_batches(self.target_train, processor, trainer)
+            layers = reestimate_batchnorm(task_model, batches)
+            self.report["target_batch_norm"] = {"layers": layers, "rows": len(self.target_train)}
+            logger.info(
+                "AdaBN: re-estimated %d batch-norm layers on %d target rows", layers, len(self.target_train)
+            )
+        target_logits = trainer.predict(self.target_train, metric_key_prefix="target_train").predictions
+        target_logits = target_logits[0] if isinstance(target_logits, tuple) else target_logits
+        self.report["selection"] = selection_report(trainer, np.asarray(target_logits))
+        if self.options.prior_correction == "em":
+            self.report["prior_correction"] = self.correct_priors(
+                trainer, task_model, np.asarray(target_logits)
+            )
+
+    def correct_priors(self, trainer, task_model, target_logits: np.ndarray) -> dict[str, Any]:
+        """EM target priors (calibrated on source validation, guarded by BBSE), baked into the head's bias."""
+        validation = trainer.predict(self.data.encoded["validation"], metric_key_prefix="calibration")
+        logits = (
+            validation.predictions[0] if isinstance(validation.predictions, tuple) else validation.predictions
+        )
+        classes = np.asarray(logits).shape[1]
+        counts = np.bincount(np.asarray(self.data.encoded["train"]["labels"]), minlength=classes)
+        estimate = estimate_correction(
+            np.asarray(logits),
+            np.asarray(validation.label_ids),
+            target_logits,
+            counts / counts.sum(),
+            self.options.prior_tolerance,
+        )
+        if estimate.applied:
+            bake_correction(
+                output_layer(task_model, classes), estimate.temperature, estimate.bias, estimate.log_ratio
+            )
+        report = estimate.report()
+        logger.info(
+            "Prior correction: target priors %s (source %s, BBSE %s): %s",
+            report["target_priors"],
+            report["source_priors"],
+            report["bbse_priors"],
+            report["reason"],
+        )
+        return report
 
     def measure(self, processor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """The features the task head reads, for the sampled source and target rows."""

@@ -1,0 +1,51 @@
+"""Model selection without target labels: what a run reports to choose between checkpoints or recipes.
+
+Target labels may score a run (``target_test``), never choose it. A run's checkpoint is the last one, or — with
+``load_best_model_at_end`` — the best on the **source** validation split (``metric_for_best_model``); beside the
+target score, ``metrics.json`` records label-free scores of the target predictions: their mean entropy (lower:
+more confident, the criterion of entropy-based selection) and the predicted class shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ...data import data_collator
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values")
+
+
+def selection_report(trainer, target_logits: np.ndarray) -> dict[str, Any]:
+    """How the checkpoint was chosen, and the label-free scores of the target predictions."""
+    args = trainer.args
+    chosen = (
+        f"best source-validation {args.metric_for_best_model or 'loss'}"
+        if args.load_best_model_at_end
+        else "last step"
+    )
+    logits = torch.as_tensor(target_logits, dtype=torch.float64)
+    probabilities = logits.softmax(dim=-1)
+    entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=-1)
+    shares = np.bincount(logits.argmax(dim=-1).numpy(), minlength=logits.shape[1]) / len(logits)
+    return {
+        "checkpoint": chosen,
+        "target_entropy": round(float(entropy.mean()), 4),
+        "target_predicted_shares": np.round(shares, 4).tolist(),
+    }
+
+
+def prediction_batches(dataset, processor, trainer):
+    """Every row of ``dataset`` once, as model-input batches on the model's device (the same on every process)."""
+    columns = [c for c in dataset.column_names if c in MODEL_INPUTS]
+    loader = DataLoader(
+        dataset.select_columns(columns),
+        batch_size=trainer.args.per_device_eval_batch_size,
+        collate_fn=data_collator(processor),
+    )
+    device = trainer.args.device
+    for batch in loader:
+        yield {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}

@@ -1,0 +1,353 @@
+"""The adaptation methods beyond feature alignment: MCC, UDALM (masked-LM on target text), AdaBN, label-shift
+correction; their losses' documented forms, their runs, their exports and their bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same_logits, tiny_image_processor
+from torch import nn
+from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification, AutoTokenizer
+
+from hf_transfer import parse_recipe, train
+from hf_transfer.data import data_collator
+from hf_transfer.data.images import ImageTransform
+from hf_transfer.errors import RecipeError, StrategyError
+from hf_transfer.modeling.batchnorm import keep_frozen_batchnorm_in_eval, reestimate_batchnorm
+from hf_transfer.objectives.domain_adaptation.masking import TargetMaskingCollator
+from hf_transfer.objectives.domain_adaptation.priors import (
+    bake_correction,
+    bbse_priors,
+    calibrated_probabilities,
+    em_priors,
+    fit_calibration,
+)
+from hf_transfer.wrappers.target_losses import MaskedLanguageModelHead, MinimumClassConfusionLoss
+
+DOMAINS = {
+    "dataset_name": "sentiment_domains",
+    "dataset_config_name": "movies",
+    "target_dataset_name": "sentiment_domains",
+    "target_dataset_config_name": "amazon",
+}
+
+
+def mcc_by_hand(logits: np.ndarray, temperature: float) -> float:
+    """The paper's formula, written out with numpy loops."""
+    scaled = logits / temperature
+    p = np.exp(scaled - scaled.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    n, c = p.shape
+    h = -(p * np.log(p + 1e-5)).sum(1)
+    w = 1 + np.exp(-h)
+    w = n * w / w.sum()
+    confusion = np.zeros((c, c))
+    for i in range(n):
+        confusion += w[i] * np.outer(p[i], p[i])
+    confusion /= confusion.sum(1, keepdims=True)
+    return (confusion.sum() - np.trace(confusion)) / c
+
+
+def test_mcc_has_the_documented_form_and_bounds():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(12, 4)) * 2
+    loss = MinimumClassConfusionLoss(temperature=2.5)(torch.tensor(logits, dtype=torch.float32))
+    assert float(loss) == pytest.approx(mcc_by_hand(logits, 2.5), rel=1e-5)
+    confident = torch.eye(4).repeat(3, 1) * 50
+    assert float(MinimumClassConfusionLoss(1.0)(confident)) < 1e-6
+    uniform = torch.zeros(8, 4)
+    assert float(MinimumClassConfusionLoss(1.0)(uniform)) == pytest.approx(3 / 4, abs=1e-6)
+
+
+def test_mcc_gradient_sharpens_confused_predictions():
+    logits = torch.tensor([[0.3, 0.0], [0.0, 0.2], [0.1, 0.0]], requires_grad=True)
+    MinimumClassConfusionLoss(1.0)(logits).backward()
+    margin_gradient = (logits.grad[:, 0] - logits.grad[:, 1]).sign()
+    # descending the loss widens each row's margin towards its own predicted class
+    assert margin_gradient.tolist() == [-1.0, 1.0, -1.0]
+
+
+def test_masked_lm_head_is_cross_entropy_on_masked_tokens_with_tied_embeddings():
+    torch.manual_seed(0)
+    head = MaskedLanguageModelHead(hidden_size=8, vocab_size=20)
+    embeddings = torch.randn(20, 8)
+    hidden = torch.randn(2, 5, 8)
+    labels = torch.full((2, 5), -100)
+    labels[0, 1], labels[1, 3] = 7, 11
+    expected_logits = (
+        head.layer_norm(head.activation(head.dense(hidden[labels != -100]))) @ embeddings.T + head.bias
+    )
+    expected = nn.functional.cross_entropy(expected_logits, torch.tensor([7, 11]))
+    assert torch.allclose(head(hidden, labels, embeddings), expected)
+    assert float(head(hidden, torch.full((2, 5), -100), embeddings)) == 0.0
+
+
+def test_masked_lm_head_loads_bert_and_roberta_heads():
+    from transformers import AutoModelForMaskedLM, BertConfig, RobertaConfig
+
+    common = {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 9}
+    for config in (BertConfig(vocab_size=30, **common), RobertaConfig(vocab_size=30, **common)):
+        model = AutoModelForMaskedLM.from_config(config)
+        head_state = {
+            k: v for k, v in model.state_dict().items() if not k.startswith(model.base_model_prefix)
+        }
+        head = MaskedLanguageModelHead(8, 30)
+        assert head.load_pretrained(head_state)
+        dense = [v for k, v in head_state.items() if k.endswith("dense.weight")][0]
+        assert torch.equal(head.dense.weight, dense)
+    assert not MaskedLanguageModelHead(8, 30).load_pretrained({})
+
+
+def test_target_masking_masks_target_rows_only_and_never_special_tokens(tiny_tokenizer):
+    torch.manual_seed(0)
+    texts = ["a great film with a fine cast"] * 4 + ["this blender broke after a week of use"] * 4
+    features = [{**tiny_tokenizer(t), "domains": d} for t, d in zip(texts, [0] * 4 + [1] * 4, strict=True)]
+    collator = TargetMaskingCollator(data_collator(tiny_tokenizer), tiny_tokenizer, probability=0.5)
+    batch = collator(features)
+    plain = data_collator(tiny_tokenizer)(features)
+    source, target = batch["domains"] == 0, batch["domains"] == 1
+    assert torch.equal(batch["input_ids"][source], plain["input_ids"][source])
+    assert (batch["mlm_targets"][source] == -100).all()
+    masked = batch["mlm_targets"] != -100
+    assert masked[target].any()
+    assert torch.equal(
+        batch["mlm_targets"][masked], plain["input_ids"][masked]
+    )  # labels: the original tokens
+    special = torch.isin(plain["input_ids"], torch.tensor(tiny_tokenizer.all_special_ids))
+    assert not (masked & special).any()
+    assert (batch["input_ids"][masked] == tiny_tokenizer.mask_token_id).float().mean() > 0.5
+    evaluation = collator([{k: v for k, v in f.items() if k != "domains"} for f in features])
+    assert "mlm_targets" not in evaluation
+
+
+def test_udalm_trains_the_encoder_on_target_text_and_exports_a_stock_model(tiny_recipe):
+    result = train(
+        tiny_recipe("bert", **DOMAINS, adaptation={"type": "udalm", "measure_domain_gap": False}, max_steps=3)
+    )
+    report = result.metrics["domain_adaptation"]
+    assert report["mlm_head"] == "fresh"  # the tiny checkpoint is a sequence classifier: no masked-LM head
+    logged = [e for e in result.trainer.state.log_history if "mlm_loss" in e]
+    assert len(logged) == 3 and all(np.isfinite(e["mlm_loss"]) and e["mlm_loss"] > 1.0 for e in logged)
+    assert not any("lambda" in e for e in result.trainer.state.log_history)  # no reversal outside dann
+    exported = AutoModelForSequenceClassification.from_pretrained(result.output_dir).eval()
+    assert type(exported).__name__ == "BertForSequenceClassification"
+    assert not any("mlm" in name for name in exported.state_dict())
+    tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
+    inputs = tokenizer(["great value", "broke in a week"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert_same_logits(exported(**inputs).logits, result.trainer.model.eval()(**inputs).logits)
+
+
+def test_udalm_needs_a_mask_token(tiny_recipe, tiny_checkpoints, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoints["bert"])
+    tokenizer.mask_token = None
+    checkpoint = tmp_path / "no-mask"
+    AutoModelForSequenceClassification.from_pretrained(tiny_checkpoints["bert"]).save_pretrained(checkpoint)
+    tokenizer.save_pretrained(checkpoint)
+    recipe = tiny_recipe("bert", **DOMAINS, adaptation="udalm", model_name_or_path=str(checkpoint))
+    with pytest.raises(StrategyError, match="no mask token"):
+        train(recipe)
+    assert not (tmp_path / "run-bert").exists()  # refused before the folder was claimed
+
+
+# -- AdaBN -------------------------------------------------------------------------------------------------------
+
+
+def test_reestimate_batchnorm_gives_the_target_statistics_frozen_layers_included():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5))
+    model[1].requires_grad_(False)  # frozen: normally keeps its statistics
+    keep_frozen_batchnorm_in_eval(model)
+    weights = {
+        k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k
+    }
+    batch = torch.randn(16, 3, 5, 5) * 3 + 2
+    model.train()
+    assert reestimate_batchnorm(model, [{"input": batch}]) == 1
+    features = model[0](batch).detach()
+    torch.testing.assert_close(model[1].running_mean, features.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(model[1].running_var, features.var(dim=(0, 2, 3), unbiased=True))
+    assert model.training and model[1].momentum == 0.1
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+
+
+def target_pixels(arch: str) -> torch.Tensor:
+    from conftest import colour_image
+
+    transform = ImageTransform(tiny_image_processor(arch), image_size=32)
+    return torch.stack(transform({"image": [colour_image(i % 3, seed=i) for i in range(4)]})["pixel_values"])
+
+
+def test_adabn_exports_the_target_batchnorm_statistics(tiny_image_recipe, image_folder, tmp_path):
+    """The adabn export equals the source_only run on the same batches with its statistics re-estimated on the
+    target; its weights are those of source_only."""
+    common = {
+        "target_dataset_name": str(image_folder),
+        "target_degrade": ["low_light"],
+        "target_degrade_severity": 5,
+        "max_steps": 2,
+        "image_size": 32,
+    }
+    runs = {}
+    for kind in ("source_only", "adabn"):
+        adaptation = {"type": kind, "measure_domain_gap": False}
+        runs[kind] = train(
+            tiny_image_recipe(
+                "mobilenet_v2", adaptation=adaptation, output_dir=str(tmp_path / kind), **common
+            )
+        )
+    report = runs["adabn"].metrics["domain_adaptation"]["target_batch_norm"]
+    assert report["layers"] > 10 and report["rows"] > 0
+    adapted = AutoModelForImageClassification.from_pretrained(runs["adabn"].output_dir).state_dict()
+    plain = AutoModelForImageClassification.from_pretrained(runs["source_only"].output_dir).state_dict()
+    stats = [k for k in plain if "running_mean" in k]
+    assert all(not torch.equal(adapted[k], plain[k]) for k in stats)
+    assert all(
+        torch.equal(adapted[k], plain[k]) for k in plain if "running" not in k and "num_batches" not in k
+    )
+
+
+def test_adabn_needs_batch_norm(tiny_recipe):
+    with pytest.raises(StrategyError, match="no batch-norm layer"):
+        train(tiny_recipe("bert", **DOMAINS, adaptation="adabn"))
+
+
+# -- label-shift correction --------------------------------------------------------------------------------------
+
+
+def two_gaussians(n: int, positive: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of two unit-variance classes at ±1 and the exact log-posteriors under equal priors."""
+    labels = (rng.random(n) < positive).astype(int)
+    x = rng.normal(size=n) + np.where(labels == 1, 1.0, -1.0)
+    logits = np.stack([-2 * x, 2 * x], axis=1) / 2  # log p(x|y) up to a constant: ±x
+    return logits, labels
+
+
+def test_em_and_bbse_recover_the_target_priors():
+    rng = np.random.default_rng(0)
+    val_logits, val_labels = two_gaussians(4000, 0.5, rng)
+    target_logits, _ = two_gaussians(6000, 0.8, rng)
+    temperature, bias = fit_calibration(val_logits, val_labels)
+    assert temperature == pytest.approx(1.0, abs=0.1) and np.abs(bias).max() < 0.1
+    probabilities = calibrated_probabilities(target_logits, temperature, bias)
+    priors, steps = em_priors(probabilities, np.array([0.5, 0.5]))
+    assert priors[1] == pytest.approx(0.8, abs=0.03) and steps > 1
+    bbse = bbse_priors(val_logits.argmax(1), val_labels, target_logits.argmax(1), 2)
+    assert bbse[1] == pytest.approx(0.8, abs=0.04)
+
+
+def test_calibration_undoes_an_overconfident_temperature():
+    rng = np.random.default_rng(1)
+    logits, labels = two_gaussians(4000, 0.5, rng)
+    temperature, _ = fit_calibration(logits * 3, labels)
+    assert temperature == pytest.approx(3.0, rel=0.1)
+
+
+def test_baked_correction_is_the_documented_logits_shift():
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    x = torch.randn(5, 4)
+    before = layer(x).detach()
+    bias, log_ratio = (
+        np.array([0.1, -0.2, 0.1]),
+        np.log(np.array([0.5, 0.3, 0.2]) / np.array([0.2, 0.3, 0.5])),
+    )
+    bake_correction(layer, 2.0, bias, log_ratio)
+    expected = before / 2.0 + torch.tensor(bias + log_ratio, dtype=torch.float32)
+    torch.testing.assert_close(layer(x), expected)
+
+
+@pytest.fixture(scope="module")
+def prior_runs(tiny_checkpoints, tmp_path_factory):
+    """The same 2-step source_only run three times: uncorrected, corrected (guard off), guarded out."""
+    from conftest import FAST_RUN, SMALL_TEXT_DATA
+
+    runs = {}
+    for name, extra in (
+        ("none", {}),
+        ("em", {"prior_correction": "em", "prior_tolerance": 1.0}),
+        ("guarded", {"prior_correction": "em", "prior_tolerance": 1e-9}),
+    ):
+        recipe = {
+            "model_name_or_path": str(tiny_checkpoints["bert"]),
+            **SMALL_TEXT_DATA,
+            **FAST_RUN,
+            **DOMAINS,
+            "output_dir": str(tmp_path_factory.mktemp(name) / "run"),
+            "adaptation": {"type": "source_only", "measure_domain_gap": False},
+            "max_steps": 2,
+            **extra,
+        }
+        runs[name] = train(recipe)
+    return runs
+
+
+def stock_logits(path) -> torch.Tensor:
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    inputs = tokenizer(["great value", "broke in a week", "fine"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        return model(**inputs).logits
+
+
+def test_prior_corrected_export_is_the_stock_model_with_the_recorded_shift(prior_runs):
+    report = prior_runs["em"].metrics["domain_adaptation"]["prior_correction"]
+    assert report["applied"] and len(report["target_priors"]) == 2
+    assert sum(report["target_priors"]) == pytest.approx(1.0, abs=1e-3)
+    plain, corrected = stock_logits(prior_runs["none"].output_dir), stock_logits(prior_runs["em"].output_dir)
+    expected = (
+        plain / report["temperature"]
+        + torch.tensor(report["calibration_bias"])
+        + torch.tensor(report["log_ratio"])
+    )
+    torch.testing.assert_close(corrected, expected, atol=2e-3, rtol=1e-3)  # the report's values are rounded
+    selection = prior_runs["em"].metrics["domain_adaptation"]["selection"]
+    assert selection["checkpoint"] == "last step" and selection["target_entropy"] > 0
+
+
+def test_prior_correction_guard_leaves_the_model_as_trained(prior_runs):
+    report = prior_runs["guarded"].metrics["domain_adaptation"]["prior_correction"]
+    assert not report["applied"] and "disagree" in report["reason"]
+    assert_same_logits(
+        stock_logits(prior_runs["guarded"].output_dir), stock_logits(prior_runs["none"].output_dir)
+    )
+    assert "prior_correction" not in prior_runs["none"].metrics["domain_adaptation"]
+
+
+# -- bad input ---------------------------------------------------------------------------------------------------
+
+BASE = {"model_name_or_path": "m", "dataset_name": "rotten_tomatoes_snippets", "output_dir": "/tmp/o"}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"adaptation": {"type": "mcc", "mcc_temperature": 0}, "target_dataset_name": "x"},
+            "mcc_temperature",
+        ),
+        (
+            {"adaptation": {"type": "udalm", "mlm_probability": 1.0}, "target_dataset_name": "x"},
+            "mlm_probability",
+        ),
+        ({"adaptation": {"type": "udalm", "mlm_weight": -1}, "target_dataset_name": "x"}, "mlm_weight"),
+        (
+            {"adaptation": "dann", "target_dataset_name": "x", "prior_correction": "bbse"},
+            "prior_correction: unknown",
+        ),
+        ({"prior_correction": "em"}, "prior_correction needs a target domain"),
+        ({"adaptation": "dann", "target_dataset_name": "x", "prior_tolerance": 0}, "prior_tolerance"),
+        (
+            {
+                "adaptation": "mcc",
+                "target_dataset_name": "x",
+                "multitask": {"tasks": [{"name": "a"}, {"name": "b"}]},
+            },
+            "adaptation `mcc` works on one classifier",
+        ),
+    ],
+)
+def test_bad_method_options(values, message):
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe({**BASE, **values})
