@@ -34,6 +34,9 @@ class StageContext:
 
     claim: Callable[[Any], Path]
     previous: Path | None = None
+    resume: bool = (
+        False  # the run resumes (--resume_from_checkpoint): a kind that resumes itself skips done work
+    )
 
 
 class StageKind:
@@ -44,9 +47,15 @@ class StageKind:
     options: ClassVar[type | None] = (
         None  # dataclass of the kind's own stage keys (validated in __post_init__)
     )
+    resumes_itself: ClassVar[bool] = (
+        False  # a stopped stage resumes from its own sub-folders (self_train rounds)
+    )
 
     def __init__(self, options: Any = None):
         self.config = options
+
+    def check(self, recipe, where: str) -> None:
+        """Parse-time checks of this stage against its recipe (raise RecipeError); called before any stage runs."""
 
     def run(self, recipe, context: StageContext) -> StageResult:
         raise NotImplementedError

@@ -19,19 +19,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import Recipe, check_keys, parse_recipe
 from ..errors import OutputDirError, RecipeError
-from ..run_files import METRICS_FILE, MODEL_CARD_FILE, RECIPE_FILE, RUN_MARKER, STAGES_DIR
+from ..run_files import METRICS_FILE, RECIPE_FILE, STAGES_DIR
 from ..training.outputs import claim_output_dir, resuming
 from ..typed_values import coerce_fields
 from .base import StageContext, StageKind, StageResult, stage_kind_class
+from .files import place_final_model
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ TOP_ONLY = (
     "hub_commit_message",
 )
 STAGE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
-NOT_COPIED = (RUN_MARKER, MODEL_CARD_FILE, RECIPE_FILE, METRICS_FILE)
 
 
 @dataclass
@@ -110,6 +108,7 @@ def plan_stages(recipe: Recipe) -> list[StagePlan] | None:
             if kind_class.options
             else None
         )
+        kind.check(stage_recipe, where)
         plans.append(StagePlan(number, name, kind, stage_recipe, folder))
     return plans
 
@@ -117,29 +116,6 @@ def plan_stages(recipe: Recipe) -> list[StagePlan] | None:
 def _finished(folder: Path) -> dict[str, Any] | None:
     path = folder / METRICS_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _place_final_model(stage_dir: Path, top: Path) -> None:
-    """The last stage's saved files at the top of the run folder (not its checkpoints), as hard links if possible."""
-    for source in stage_dir.iterdir():
-        if source.name in NOT_COPIED or source.name.startswith("checkpoint-") or source.name == "runs":
-            continue
-        target = top / source.name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        if source.is_dir():
-            shutil.copytree(source, target, copy_function=_link_or_copy)
-        else:
-            _link_or_copy(source, target)
-
-
-def _link_or_copy(source, target) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def run_stages(recipe: Recipe, plans: list[StagePlan] | None) -> tuple[StageResult, list[dict] | None]:
@@ -184,19 +160,22 @@ def run_stages(recipe: Recipe, plans: list[StagePlan] | None) -> tuple[StageResu
             continue
         if resume and folder.is_dir() and any(folder.glob("checkpoint-*")):
             args.resume_from_checkpoint = "true"  # the stopped stage continues from its last checkpoint
+        elif resume and plan.kind.resumes_itself and folder.is_dir():
+            args.resume_from_checkpoint = "true"  # the stage skips what it finished and resumes the rest
         elif folder.is_dir() and any(folder.iterdir()):
             raise OutputDirError(
                 f"Stage {plan.number} ({plan.name}): {folder} holds a stopped stage without a checkpoint. Pass "
                 "--resume_from_checkpoint true to continue the run, or choose a new --output_dir."
             )
         logger.info("Stage %d of %d: %s (%s)", plan.number, len(plans), plan.name, plan.kind.name)
-        result = plan.kind.run(stage_recipe, StageContext(claim=claimer(plan), previous=previous))
+        context = StageContext(claim=claimer(plan), previous=previous, resume=resume)
+        result = plan.kind.run(stage_recipe, context)
         records.append(plan.record(result))
         previous = result.output_dir
     top = claim_top()
     metrics = {**result.metrics, "recipe": recipe.name, "stages": records}
     if recipe.training.should_save:
-        _place_final_model(result.output_dir, top)
+        place_final_model(result.output_dir, top)
         recipe.save(top / RECIPE_FILE)
         (top / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     return StageResult(top, metrics, result.trainer), records

@@ -57,10 +57,14 @@ def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: P
 class TrainStage(StageKind):
     """Train the recipe's objective with its strategy (what a recipe without `stages:` does)."""
 
+    def prepare(self, run: PreparedRun) -> None:
+        """Adjust the prepared run before its data path is built (a self-training round sets its pseudo-labeller)."""
+
     def run(self, recipe, context: StageContext) -> StageResult:
         args = recipe.training
         resume = resolve_resume(args)
         run = prepare_run(recipe)
+        self.prepare(run)
         objective, encoded = run.objective, run.encoded
         data = run.strategy.training_data(
             run.model,

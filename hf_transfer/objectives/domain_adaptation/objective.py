@@ -76,6 +76,9 @@ class DomainAdaptation(Objective):
 
     arguments = AdaptationArguments
     wraps = True
+    pseudo_labeller = (
+        None  # set by a self_train stage: (model, target rows, processor, batch, labels) → labels, report
+    )
 
     @classmethod
     def requested(cls, arguments) -> bool:
@@ -132,8 +135,10 @@ class DomainAdaptation(Objective):
         labelled = self.task.target_labelled(raw, target_args)
         if len(raw["train"]) < 2:
             raise DataError("The target domain's train split needs at least 2 rows to align domains.")
-        target_train = self.task.encode_target(
-            DatasetDict({"train": raw["train"]}), target_args, processor, False
+        target_train = (
+            self.task.encode_target(  # labels (when known) only score pseudo-labels; mixing drops them
+                DatasetDict({"train": raw["train"]}), target_args, processor, labelled
+            )
         )
         eval_splits = {k: v for k, v in raw.items() if k in ("test", "validation")} if labelled else {}
         self.target_eval = (
@@ -196,6 +201,10 @@ class DomainAdaptation(Objective):
                 "use adabn / target_batch_norm with a convolutional image model, or another type."
             )
         missing = self.task.missing_labels(len(target_train))
+        if self.pseudo_labeller is not None:  # a self-training round: confident target rows get their labels
+            missing, self.report["pseudo_labels"] = self.pseudo_labeller(
+                inputs.model, target_train, processor, args.per_device_eval_batch_size, missing
+            )
         masking = (
             (lambda collator: TargetMaskingCollator(collator, processor, config.mlm_probability))
             if config.type == "udalm"
@@ -215,7 +224,9 @@ class DomainAdaptation(Objective):
         self.task.adjust(trainer, processor)
         task_model = trainer.accelerator.unwrap_model(trainer.model).task_model
         if self.config.target_batch_norm:
-            batches = prediction_batches(self.target_train, processor, trainer)
+            batches = prediction_batches(
+                self.target_train, processor, trainer.args.per_device_eval_batch_size, trainer.args.device
+            )
             layers = reestimate_batchnorm(task_model, batches)
             self.report["target_batch_norm"] = {"layers": layers, "rows": len(self.target_train)}
             logger.info(
@@ -244,11 +255,18 @@ class DomainAdaptation(Objective):
             counts / counts.sum(),
             self.options.prior_tolerance,
         )
+        before = None
+        if (
+            estimate.applied and "test" in self.target_eval
+        ):  # the uncorrected target score, beside the corrected one
+            before = trainer.evaluate(self.target_eval["test"], metric_key_prefix="target_test")
         if estimate.applied:
             bake_correction(
                 output_layer(task_model, classes), estimate.temperature, estimate.bias, estimate.log_ratio
             )
         report = estimate.report()
+        if before is not None:
+            report["target_test_before"] = strip_prefix(before, "target_test")
         logger.info(
             "Prior correction: target priors %s (source %s, BBSE %s): %s",
             report["target_priors"],

@@ -38,14 +38,27 @@ def selection_report(trainer, target_logits: np.ndarray) -> dict[str, Any]:
     }
 
 
-def prediction_batches(dataset, processor, trainer):
-    """Every row of ``dataset`` once, as model-input batches on the model's device (the same on every process)."""
+def prediction_batches(dataset, processor, batch_size: int, device):
+    """Every row of ``dataset`` once, as model-input batches on ``device`` (the same on every process)."""
     columns = [c for c in dataset.column_names if c in MODEL_INPUTS]
     loader = DataLoader(
-        dataset.select_columns(columns),
-        batch_size=trainer.args.per_device_eval_batch_size,
-        collate_fn=data_collator(processor),
+        dataset.select_columns(columns), batch_size=batch_size, collate_fn=data_collator(processor)
     )
-    device = trainer.args.device
     for batch in loader:
         yield {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}
+
+
+@torch.inference_mode()
+def predict_logits(model, dataset, processor, batch_size: int) -> np.ndarray:
+    """The model's logits for every row of ``dataset``, in eval mode (restored after)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        logits = [
+            model(**batch).logits.float().cpu()
+            for batch in prediction_batches(dataset, processor, batch_size, device)
+        ]
+    finally:
+        model.train(was_training)
+    return torch.cat(logits).numpy()
