@@ -68,6 +68,21 @@ def run_specs(
     return runs
 
 
+PRIOR = "+em"  # the suffix of a method's row after `prior_correction: em` (the same runs, corrected heads)
+
+
+def with_prior_rows(runs: list[dict]) -> list[dict]:
+    """Each adapted run twice: as trained, and as ``<method>+em`` with its prior-corrected target accuracy."""
+    rows = []
+    for run in runs:
+        rows.append(run)
+        if "target_accuracy_em" in run:
+            rows.append(
+                {**run, "method": run["method"] + PRIOR, "target_accuracy": run["target_accuracy_em"]}
+            )
+    return rows
+
+
 def _mean(values) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.mean(values) if values else None
@@ -102,7 +117,7 @@ def adaptation_rows(runs: list[dict], methods: list[str], seconds_key: str = "se
 
 def print_adaptation_table(summary: dict[str, dict], label: str, width: int) -> None:
     """Target accuracy, gap closed and proxy A-distances per domain pair (``label`` column) and method."""
-    print(f"\n{label:<{width}}{'method':<13}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")
+    print(f"\n{label:<{width}}{'method':<20}{'target acc':>16}{'gap closed':>12}{'PAD before→after':>20}")
     for pair, rows in summary.items():
         for method, row in rows.items():
             closed = f"{100 * row['gap_closed']:.0f}%" if row.get("gap_closed") is not None else "-"
@@ -112,5 +127,5 @@ def print_adaptation_table(summary: dict[str, dict], label: str, width: int) -> 
                 else "-"
             )
             print(
-                f"{pair:<{width}}{method:<13}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}{pad:>20}"
+                f"{pair:<{width}}{method:<20}{100 * row['mean']:>9.2f} ± {100 * row['std']:.2f}{closed:>12}{pad:>20}"
             )

@@ -30,12 +30,14 @@ import time
 from pathlib import Path
 
 from _benchmarking import (
+    PRIOR,
     adaptation_rows,
     child_entry,
     hardware,
     previous_runs,
     print_adaptation_table,
     run_specs,
+    with_prior_rows,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +54,23 @@ PAIRS = {
     "digits": "vision/mobilenet_v2_digits_to_mnist_dann",
     "degraded": "vision/mobilenet_v2_mnist_to_degraded_dann",
 }
-METHODS = ("no_target", "source_only", "dann")
+METHODS = ("no_target", "source_only", "adabn", "dann", "mcc", "mcc_adabn", "dann_adabn", "self_train")
 # no_target: trained on the source alone (the target never seen); source_only: the adaptation wrapper with the
 # domain loss off: the task loss sees source labels only, but target images pass through the network in every
-# batch, so batch-norm statistics see the target (an AdaBN-like effect); dann: the domain-adversarial loss on.
+# batch, so batch-norm statistics see the target (the mixed-batch control, the baseline of "gap closed"); adabn:
+# source_only, then every batch-norm layer's statistics re-estimated on the target alone; dann / mcc: their loss
+# on (``_adabn``: plus the re-estimation); self_train: half the epochs source_only, then one self-training round
+# (class-balanced, the most confident half of each predicted class) for the other half.
+ADAPTATIONS = {
+    "source_only": {"type": "source_only"},
+    "adabn": {"type": "adabn"},
+    "dann": {"type": "dann"},
+    "mcc": {"type": "mcc"},
+    "mcc_adabn": {"type": "mcc", "target_batch_norm": True},
+    "dann_adabn": {"type": "dann", "target_batch_norm": True},
+    "self_train": {"type": "source_only"},
+}
+# Every adapted run also reports its target accuracy after `prior_correction: em`
 OVERRIDES = {"eval_strategy": "no", "save_strategy": "no", "save_predictions": False, "disable_tqdm": True}
 
 
@@ -101,7 +116,14 @@ def run_one(spec: dict) -> dict:
             target = target_data(recipe)
             recipe = {k: v for k, v in recipe.items() if not k.startswith("target_") and k != "adaptation"}
         else:
-            recipe["adaptation"] = {**recipe["adaptation"], "type": spec["method"]}
+            recipe["adaptation"] = {**recipe["adaptation"], **ADAPTATIONS[spec["method"]]}
+            recipe["prior_correction"] = "em"
+            if spec["method"] == "self_train":
+                half = recipe["num_train_epochs"] / 2
+                recipe["stages"] = [
+                    {"kind": "train", "name": "source", "num_train_epochs": half, "prior_correction": "none"},
+                    {"kind": "self_train", "rounds": 1, "keep_fraction": 0.5, "num_train_epochs": half},
+                ]
     with tempfile.TemporaryDirectory() as tmp:
         recipe["output_dir"] = tmp
         start = time.perf_counter()
@@ -130,6 +152,16 @@ def run_one(spec: dict) -> dict:
         gap = metrics.get("domain_adaptation", {})
         result["proxy_a_distance_before"] = gap.get("proxy_a_distance_before")
         result["proxy_a_distance_after"] = gap.get("proxy_a_distance_after")
+        if "prior_correction" in gap:
+            prior = gap["prior_correction"]
+            result["target_accuracy_em"] = result["target_accuracy"]
+            result["target_accuracy"] = prior.get("target_test_before", {}).get(
+                "accuracy", result["target_accuracy"]
+            )
+            result["prior_applied"] = prior["applied"]
+            result["target_entropy"] = gap.get("selection", {}).get("target_entropy")
+        if metrics.get("self_training"):
+            result["pseudo_labels"] = metrics["self_training"]
     return result
 
 
@@ -148,7 +180,11 @@ def summarise(runs: list[dict]) -> dict:
     }
     domain_runs = [r for r in runs if r["part"] == "domains"]
     domains = {
-        pair: adaptation_rows([r for r in domain_runs if r["name"] == pair], list(METHODS), "train_seconds")
+        pair: adaptation_rows(
+            with_prior_rows([r for r in domain_runs if r["name"] == pair]),
+            [name for method in METHODS for name in (method, method + PRIOR)],
+            "train_seconds",
+        )
         for pair in dict.fromkeys(r["name"] for r in domain_runs)
     }
     return {"recipes": recipes, "domains": domains}

@@ -23,7 +23,11 @@ from hf_transfer.objectives.domain_adaptation.priors import (
     em_priors,
     fit_calibration,
 )
-from hf_transfer.wrappers.target_losses import MaskedLanguageModelHead, MinimumClassConfusionLoss
+from hf_transfer.wrappers.target_losses import (
+    ConsistencyLoss,
+    MaskedLanguageModelHead,
+    MinimumClassConfusionLoss,
+)
 
 DOMAINS = {
     "dataset_name": "sentiment_domains",
@@ -130,6 +134,7 @@ def test_udalm_trains_the_encoder_on_target_text_and_exports_a_stock_model(tiny_
     logged = [e for e in result.trainer.state.log_history if "mlm_loss" in e]
     assert len(logged) == 3 and all(np.isfinite(e["mlm_loss"]) and e["mlm_loss"] > 1.0 for e in logged)
     assert not any("lambda" in e for e in result.trainer.state.log_history)  # no reversal outside dann
+    assert "masked-LM head: fresh, dropped from the export" in (result.output_dir / "README.md").read_text()
     exported = AutoModelForSequenceClassification.from_pretrained(result.output_dir).eval()
     assert type(exported).__name__ == "BertForSequenceClassification"
     assert not any("mlm" in name for name in exported.state_dict())
@@ -149,6 +154,58 @@ def test_udalm_needs_a_mask_token(tiny_recipe, tiny_checkpoints, tmp_path):
     with pytest.raises(StrategyError, match="no mask token"):
         train(recipe)
     assert not (tmp_path / "run-bert").exists()  # refused before the folder was claimed
+
+
+# -- FixMatch --------------------------------------------------------------------------------------------------
+
+
+def test_consistency_loss_is_cross_entropy_to_confident_weak_predictions():
+    weak = torch.tensor([[4.0, 0.0], [0.2, 0.0], [0.0, 5.0]], requires_grad=True)
+    strong = torch.tensor([[0.5, 0.1], [1.0, -1.0], [0.3, 0.2]], requires_grad=True)
+    loss = ConsistencyLoss(threshold=0.9)(weak, strong)
+    kept = nn.functional.cross_entropy(strong[[0, 2]], torch.tensor([0, 1]), reduction="sum") / 3
+    assert torch.allclose(loss, kept)  # the unconfident middle row counts 0, the mean is over all 3
+    loss.backward()
+    assert weak.grad is None or not weak.grad.any()  # the pseudo-labels carry no gradient
+    assert strong.grad[1].abs().sum() == 0
+
+
+def test_strong_view_is_a_different_image_of_the_same_shape():
+    from conftest import colour_image
+
+    from hf_transfer.data.images import Augmentation, WeakAndStrongViews
+
+    torch.manual_seed(0)
+    weak = ImageTransform(
+        tiny_image_processor("vit"), image_size=32, augmentation=Augmentation(horizontal_flip=True)
+    )
+    views = WeakAndStrongViews(weak)({"image": [colour_image(i % 3, seed=i) for i in range(6)]})
+    assert len(views["pixel_values"]) == len(views["strong_pixel_values"]) == 6
+    for a, b in zip(views["pixel_values"], views["strong_pixel_values"], strict=True):
+        assert a.shape == b.shape and not torch.equal(a, b)
+
+
+def test_fixmatch_trains_on_both_views_and_exports_a_stock_model(tiny_image_recipe, image_folder, tmp_path):
+    result = train(
+        tiny_image_recipe(
+            "mobilenet_v2",
+            target_dataset_name=str(image_folder),
+            target_degrade=["blur"],
+            adaptation={"type": "fixmatch", "fixmatch_threshold": 0.3, "measure_domain_gap": False},
+            image_size=32,
+            max_steps=2,
+        )
+    )
+    logged = [e for e in result.trainer.state.log_history if "mask_rate" in e]
+    assert len(logged) == 2 and all(0 <= e["mask_rate"] <= 1 and e["domain_loss"] >= 0 for e in logged)
+    assert any(e["mask_rate"] > 0 for e in logged)  # a threshold of 0.3 over 3 classes keeps rows
+    exported = AutoModelForImageClassification.from_pretrained(result.output_dir)
+    assert type(exported).__name__ == "MobileNetV2ForImageClassification"
+
+
+def test_fixmatch_needs_images(tiny_recipe):
+    with pytest.raises(StrategyError, match="fixmatch augments target images"):
+        train(tiny_recipe("bert", **DOMAINS, adaptation="fixmatch"))
 
 
 # -- AdaBN -------------------------------------------------------------------------------------------------------
@@ -180,14 +237,19 @@ def target_pixels(arch: str) -> torch.Tensor:
 
 
 def test_adabn_exports_the_target_batchnorm_statistics(tiny_image_recipe, image_folder, tmp_path):
-    """The adabn export equals the source_only run on the same batches with its statistics re-estimated on the
-    target; its weights are those of source_only."""
+    """The adabn export is the source_only run on the same batches with its batch-norm statistics re-estimated on
+    the target: its weights are source_only's, and its first batch-norm layer holds exactly the mean and variance
+    of that layer's inputs over the (degraded) target train images, computed here independently."""
+    from hf_transfer.config.arguments import DataArguments
+    from hf_transfer.data import load_raw_datasets
+
     common = {
         "target_dataset_name": str(image_folder),
         "target_degrade": ["low_light"],
         "target_degrade_severity": 5,
         "max_steps": 2,
         "image_size": 32,
+        "per_device_eval_batch_size": 64,  # all 48 target train images in one batch
     }
     runs = {}
     for kind in ("source_only", "adabn"):
@@ -198,14 +260,34 @@ def test_adabn_exports_the_target_batchnorm_statistics(tiny_image_recipe, image_
             )
         )
     report = runs["adabn"].metrics["domain_adaptation"]["target_batch_norm"]
-    assert report["layers"] > 10 and report["rows"] > 0
-    adapted = AutoModelForImageClassification.from_pretrained(runs["adabn"].output_dir).state_dict()
-    plain = AutoModelForImageClassification.from_pretrained(runs["source_only"].output_dir).state_dict()
-    stats = [k for k in plain if "running_mean" in k]
-    assert all(not torch.equal(adapted[k], plain[k]) for k in stats)
+    assert report == {"layers": report["layers"], "rows": 48} and report["layers"] > 10
+    adapted = AutoModelForImageClassification.from_pretrained(runs["adabn"].output_dir)
+    plain = AutoModelForImageClassification.from_pretrained(runs["source_only"].output_dir).eval()
+    adapted_state, plain_state = adapted.state_dict(), plain.state_dict()
     assert all(
-        torch.equal(adapted[k], plain[k]) for k in plain if "running" not in k and "num_batches" not in k
+        torch.equal(adapted_state[k], plain_state[k])
+        for k in plain_state
+        if "running" not in k and "num_batches" not in k
     )
+    target = load_raw_datasets(
+        DataArguments(dataset_name=str(image_folder), degrade=["low_light"], degrade_severity=5), seed=0
+    )["train"]
+    pixels = torch.stack(
+        ImageTransform(tiny_image_processor("mobilenet_v2"), image_size=32)({"image": target["image"]})[
+            "pixel_values"
+        ]
+    )
+    first = next(m for m in plain.modules() if isinstance(m, nn.BatchNorm2d))
+    captured = []
+    handle = first.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+    with torch.no_grad():
+        plain(pixel_values=pixels)
+    handle.remove()
+    inputs = captured[0]
+    first_adapted = next(m for m in adapted.modules() if isinstance(m, nn.BatchNorm2d))
+    torch.testing.assert_close(first_adapted.running_mean, inputs.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(first_adapted.running_var, inputs.var(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(first.running_mean, first_adapted.running_mean, atol=1e-3)
 
 
 def test_adabn_needs_batch_norm(tiny_recipe):
@@ -304,6 +386,10 @@ def test_prior_corrected_export_is_the_stock_model_with_the_recorded_shift(prior
     torch.testing.assert_close(corrected, expected, atol=2e-3, rtol=1e-3)  # the report's values are rounded
     selection = prior_runs["em"].metrics["domain_adaptation"]["selection"]
     assert selection["checkpoint"] == "last step" and selection["target_entropy"] > 0
+    card = (prior_runs["em"].output_dir / "README.md").read_text()
+    assert "Label shift (`prior_correction: em`)" in card and "Applied:" in card
+    assert "target labels were never used to choose it" in card
+    assert "Not applied: EM and BBSE disagree" in (prior_runs["guarded"].output_dir / "README.md").read_text()
 
 
 def test_prior_correction_guard_leaves_the_model_as_trained(prior_runs):

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from dataclasses import dataclass
@@ -32,13 +33,14 @@ from typing import Any
 import torch
 from datasets import DatasetDict, concatenate_datasets
 from datasets import Image as ImageFeature
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageOps
 
 from ..errors import DataError
 from .labels import encode_labels
 from .pil import to_pil
 
 PIXEL_VALUES = "pixel_values"
+STRONG_PIXEL_VALUES = "strong_pixel_values"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Augmentation:
     horizontal_flip: bool = False
     color_jitter: float = 0.0
     random_rotation: float = 0.0
+    strong: bool = False  # FixMatch's strong view: two RandAugment operations and a cutout on top
 
     @property
     def enabled(self) -> bool:
@@ -57,6 +60,7 @@ class Augmentation:
             or self.horizontal_flip
             or self.color_jitter
             or self.random_rotation
+            or self.strong
         )
 
     @classmethod
@@ -151,6 +155,48 @@ def color_jitter(image: Image.Image, strength: float) -> Image.Image:
     return image
 
 
+def _choice(options: list):
+    return options[int(torch.randint(len(options), ()).item())]
+
+
+def rand_augment(image: Image.Image, operations: int = 2) -> Image.Image:
+    """RandAugment (Cubuk et al. 2020) as FixMatch uses it: ``operations`` random photometric or geometric
+    operations, each at a random magnitude."""
+    fill = 0 if image.mode == "L" else (0, 0, 0)
+    ops = [
+        lambda im: ImageOps.autocontrast(im),
+        lambda im: ImageOps.equalize(im),
+        lambda im: im.rotate(_uniform(-30, 30), resample=Image.Resampling.BILINEAR, fillcolor=fill),
+        lambda im: ImageOps.solarize(im, threshold=int(_uniform(64, 256))),
+        lambda im: ImageOps.posterize(im, bits=int(_uniform(4, 8.99))),
+        lambda im: ImageEnhance.Contrast(im).enhance(_uniform(0.05, 1.95)),
+        lambda im: ImageEnhance.Brightness(im).enhance(_uniform(0.05, 1.95)),
+        lambda im: ImageEnhance.Sharpness(im).enhance(_uniform(0.05, 1.95)),
+        lambda im: im.transform(
+            im.size, Image.Transform.AFFINE, (1, _uniform(-0.3, 0.3), 0, 0, 1, 0), fillcolor=fill
+        ),
+        lambda im: im.transform(
+            im.size, Image.Transform.AFFINE, (1, 0, 0, _uniform(-0.3, 0.3), 1, 0), fillcolor=fill
+        ),
+        lambda im: im.transform(
+            im.size, Image.Transform.AFFINE, (1, 0, _uniform(-0.3, 0.3) * im.size[0], 0, 1, 0), fillcolor=fill
+        ),
+    ]
+    for _ in range(operations):
+        image = _choice(ops)(image)
+    return image
+
+
+def cutout(image: Image.Image, fraction: float = 0.5) -> Image.Image:
+    """A grey square of ``fraction`` · the side at a random place (DeVries & Taylor 2017)."""
+    width, height = image.size
+    side = max(1, int(fraction * min(width, height)))
+    left, top = int(_uniform(0, width - side + 1)), int(_uniform(0, height - side + 1))
+    image = image.copy()
+    image.paste(127 if image.mode == "L" else (127, 127, 127), (left, top, left + side, top + side))
+    return image
+
+
 class ImageTransform:
     """A ``datasets`` transform: the image column → ``pixel_values`` (other columns pass through)."""
 
@@ -198,7 +244,15 @@ class ImageTransform:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         if augment.color_jitter:
             image = color_jitter(image, augment.color_jitter)
+        if augment.strong:
+            image = cutout(rand_augment(image))
         return image
+
+    def strong_view(self) -> ImageTransform:
+        """The same transform with FixMatch's strong augmentation on top of its own."""
+        channels = 1 if self.mode == "L" else 3
+        augmentation = dataclasses.replace(self.augmentation or Augmentation(), strong=True)
+        return ImageTransform(self.processor, self.image_column, self.image_size, channels, augmentation)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         if self.image_column not in batch:
@@ -289,6 +343,22 @@ def without_augmentation(dataset):
     """The dataset with its image transform's evaluation view (the same rows, no random augmentation)."""
     transform = lazy_transform(dataset)
     return dataset.with_transform(transform.eval_view()) if isinstance(transform, ImageTransform) else dataset
+
+
+class WeakAndStrongViews:
+    """A lazy transform giving every row its (weakly augmented) ``pixel_values`` and a strongly augmented
+    ``strong_pixel_values`` of the same image: FixMatch's two views."""
+
+    def __init__(self, transform: ImageTransform):
+        self.weak, self.strong = transform, transform.strong_view()
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        column = self.weak.image_column
+        strong = self.strong({column: list(batch[column])})[PIXEL_VALUES] if column in batch else None
+        batch = self.weak(batch)
+        if strong is not None:
+            batch[STRONG_PIXEL_VALUES] = strong
+        return batch
 
 
 class KeepColumns:

@@ -42,9 +42,10 @@ from ..modeling.structure import split_backbone_and_head
 from .alignment import CoralLoss, DomainAdversarialLoss, MultiKernelMMDLoss
 from .grl import GradientReversal
 from .multitask import MultiTaskConfig
-from .target_losses import MaskedLanguageModelHead, MinimumClassConfusionLoss
+from .target_losses import ConsistencyLoss, MaskedLanguageModelHead, MinimumClassConfusionLoss
 
-ALIGNMENTS = ("dann", "coral", "mmd", "mcc", "udalm", "adabn", "source_only")
+ALIGNMENTS = ("dann", "coral", "mmd", "mcc", "fixmatch", "udalm", "adabn", "source_only")
+LOGIT_LOSSES = ("mcc", "fixmatch")  # losses on the target rows' predictions
 FEATURE_ALIGNMENTS = ("dann", "coral", "mmd")  # losses on the pooled features of both domains
 IMAGE_INPUTS = "pixel_values"
 
@@ -76,6 +77,7 @@ class DomainAdversarialConfig(PretrainedConfig):
         feature_size: int | None = None,
         mcc_temperature: float = 2.5,
         mlm_weight: float = 1.0,
+        fixmatch_threshold: float = 0.95,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -91,6 +93,7 @@ class DomainAdversarialConfig(PretrainedConfig):
         self.feature_size = feature_size
         self.mcc_temperature = mcc_temperature
         self.mlm_weight = mlm_weight
+        self.fixmatch_threshold = fixmatch_threshold
 
     @property
     def task_config(self) -> PretrainedConfig:
@@ -157,6 +160,8 @@ class DomainAdversarialModel(PreTrainedModel):
             self.alignment_loss = DomainAdversarialLoss(mlp, self.reversal)
         elif config.alignment == "mcc":
             self.alignment_loss = MinimumClassConfusionLoss(config.mcc_temperature)
+        elif config.alignment == "fixmatch":
+            self.alignment_loss = ConsistencyLoss(config.fixmatch_threshold)
         else:
             self.alignment_loss = {"coral": CoralLoss, "mmd": MultiKernelMMDLoss}.get(
                 config.alignment, lambda: None
@@ -222,8 +227,9 @@ class DomainAdversarialModel(PreTrainedModel):
         pixel_values: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         domains: torch.Tensor | None = None,
-        mlm_targets: torch.Tensor
-        | None = None,  # not "*labels*": the Trainer would take it for a label column
+        # (not "*labels*": the Trainer would take such a name for a label column)
+        mlm_targets: torch.Tensor | None = None,
+        strong_pixel_values: torch.Tensor | None = None,  # fixmatch: the strongly augmented view of every row
         **kwargs,
     ) -> DomainAdaptationOutput:
         named = {
@@ -257,8 +263,8 @@ class DomainAdversarialModel(PreTrainedModel):
         parts["task_loss"] = task_loss
         loss = task_loss
         alignment = self.config.alignment
-        if alignment in FEATURE_ALIGNMENTS or alignment == "mcc":
-            domain_loss = self._alignment_term(features, logits, domains, parts)
+        if alignment in FEATURE_ALIGNMENTS or alignment in LOGIT_LOSSES:
+            domain_loss = self._alignment_term(features, logits, domains, parts, strong_pixel_values)
             loss = loss + self.config.domain_loss_weight * domain_loss if loss is not None else None
         if alignment == "udalm":
             mlm_loss = parts["mlm_loss"] = self._mlm_term(hidden, mlm_targets)
@@ -266,9 +272,22 @@ class DomainAdversarialModel(PreTrainedModel):
         hidden.clear()
         return DomainAdaptationOutput(loss=loss, logits=logits, loss_parts=parts)
 
-    def _alignment_term(self, features, logits, domains, parts) -> torch.Tensor:
-        """The domain term: a feature alignment of both domains (dann, coral, mmd) or MCC on the target logits."""
+    def _alignment_term(self, features, logits, domains, parts, strong=None) -> torch.Tensor:
+        """The domain term: a feature alignment of both domains (dann, coral, mmd), MCC on the target logits, or
+        FixMatch's consistency between the target rows' weak and strong views."""
         domain_loss = parts["domain_loss"] = logits.new_zeros(())
+        if isinstance(self.alignment_loss, ConsistencyLoss):
+            target = domains == 1
+            if strong is None:
+                raise StrategyError(
+                    "fixmatch needs `strong_pixel_values` (each target image's strongly augmented view): train it "
+                    "through the domain_adaptation objective, which adds them."
+                )
+            if target.any():
+                strong_logits = self.task_model(pixel_values=strong[target]).logits
+                domain_loss = parts["domain_loss"] = self.alignment_loss(logits[target], strong_logits)
+                parts["mask_rate"] = logits.new_tensor(self.alignment_loss.last_mask_rate)
+            return domain_loss
         if isinstance(self.alignment_loss, MinimumClassConfusionLoss):
             if (domains == 1).any():
                 domain_loss = parts["domain_loss"] = self.alignment_loss(logits[domains == 1])

@@ -90,3 +90,28 @@ class MaskedLanguageModelHead(nn.Module):
         if complete:
             self.load_state_dict(found)
         return complete
+
+
+class ConsistencyLoss(nn.Module):
+    """FixMatch's unlabelled loss (Sohn et al. 2020) on target rows seen twice, weakly and strongly augmented.
+
+    The weak view's prediction ``q = softmax(z_weak)`` (no gradient) gives a pseudo-label ``ŷ = argmax q`` where
+    ``max q ≥ τ``; the loss is the cross-entropy of the strong view's logits to it, averaged over all rows (rows
+    below the threshold count as 0): ``L = 1/n Σ_i 1[max q_i ≥ τ] · CE(z_strong_i, ŷ_i)``.
+
+    Shapes: ``weak_logits``, ``strong_logits`` (n, C) → a scalar; :attr:`last_mask_rate` holds the share of rows
+    above the threshold.
+    """
+
+    def __init__(self, threshold: float = 0.95):
+        super().__init__()
+        self.threshold = threshold
+        self.last_mask_rate: float | None = None
+
+    def forward(self, weak_logits: torch.Tensor, strong_logits: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.softmax(weak_logits.detach().float(), dim=-1)
+        confidence, pseudo = probabilities.max(dim=-1)
+        mask = (confidence >= self.threshold).float()
+        self.last_mask_rate = float(mask.mean())
+        losses = nn.functional.cross_entropy(strong_logits.float(), pseudo, reduction="none")
+        return (losses * mask).mean()

@@ -2,7 +2,8 @@
 
 Modules: ``config`` (the ``adaptation`` block and ``target_*`` keys), ``objective`` (the objective), ``mixing``
 (source + target rows, the batch-mixing sampler), ``schedule`` (the λ callback), ``domain_gap`` (proxy
-A-distance, the before / after picture).
+A-distance, the before / after picture), ``masking`` (UDALM's target masking), ``priors`` (label-shift
+correction), ``selection`` (label-free selection scores).
 """
 
 from .config import AdaptationArguments, AdaptationConfig

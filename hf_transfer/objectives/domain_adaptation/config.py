@@ -24,7 +24,7 @@ class AdaptationConfig:
         default="dann",
         metadata={
             "help": "Method: dann (adversarial), coral, mmd (feature alignment), mcc (minimum class confusion on "
-            "target predictions), udalm (masked-LM on target text beside the task), adabn (target batch-norm "
+            "target predictions), fixmatch (images: weak/strong consistency on the target), udalm (masked-LM on target text beside the task), adabn (target batch-norm "
             "statistics), source_only (the baseline on the same batches)."
         },
     )
@@ -33,6 +33,10 @@ class AdaptationConfig:
     )
     mcc_temperature: float = field(
         default=2.5, metadata={"help": "mcc: softmax temperature of the target predictions."}
+    )
+    fixmatch_threshold: float = field(
+        default=0.95,
+        metadata={"help": "fixmatch: least confidence of a weak-view prediction used as a label."},
     )
     mlm_weight: float = field(
         default=1.0, metadata={"help": "udalm: weight of the masked-LM loss on target text."}
@@ -69,7 +73,10 @@ class AdaptationConfig:
         metadata={"help": "Measure the proxy A-distance and plot the features before and after."},
     )
     domain_gap_samples: int = field(
-        default=1000, metadata={"help": "Rows per domain for the domain-gap measure."}
+        default=1000,
+        metadata={
+            "help": "Rows per domain for the domain-gap measure (and target rows for the selection scores)."
+        },
     )
 
     def __post_init__(self):
@@ -86,6 +93,10 @@ class AdaptationConfig:
             raise RecipeError(f"adaptation: source_fraction must be in (0, 1), got {self.source_fraction}.")
         if self.domain_loss_weight < 0 or self.lambda_max < 0 or self.mlm_weight < 0:
             raise RecipeError("adaptation: domain_loss_weight, mlm_weight and lambda_max must be ≥ 0.")
+        if not 0 < self.fixmatch_threshold < 1:
+            raise RecipeError(
+                f"adaptation: fixmatch_threshold must be in (0, 1), got {self.fixmatch_threshold}."
+            )
         if self.mcc_temperature <= 0:
             raise RecipeError(f"adaptation: mcc_temperature must be > 0, got {self.mcc_temperature}.")
         if not 0 < self.mlm_probability < 1:
@@ -114,7 +125,7 @@ class AdaptationArguments:
     adaptation: dict | str | None = field(
         default=None,
         metadata={
-            "help": "Domain adaptation: a method (dann, coral, mmd, mcc, udalm, adabn, source_only) or a mapping "
+            "help": "Domain adaptation: a method (dann, coral, mmd, mcc, fixmatch, udalm, adabn, source_only) or a mapping "
             "with `type` and options (domain_loss_weight, lambda_schedule, source_fraction, mcc_temperature, "
             "mlm_weight, target_batch_norm, discriminator_*…); unset: none."
         },

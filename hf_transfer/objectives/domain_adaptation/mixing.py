@@ -8,7 +8,7 @@ import torch
 from datasets import Dataset
 from torch.utils.data import Sampler
 
-from ...data.images import concatenate_lazy
+from ...data.images import WeakAndStrongViews, concatenate_lazy, lazy_transform
 
 
 def mix_domains(source: Dataset, target: Dataset, missing_labels: list) -> Dataset:
@@ -20,6 +20,12 @@ def mix_domains(source: Dataset, target: Dataset, missing_labels: list) -> Datas
     target = target.add_column("domains", [1] * len(target))
     columns = [c for c in source.column_names if c in target.column_names]
     return concatenate_lazy([source.select_columns(columns), target.select_columns(columns)])
+
+
+def with_strong_views(mixed: Dataset) -> Dataset:
+    """The mixed rows with FixMatch's second, strongly augmented view of every image (``strong_pixel_values``)."""
+    transform = lazy_transform(mixed)
+    return mixed.with_transform(WeakAndStrongViews(transform)) if transform is not None else mixed
 
 
 class DomainMixSampler(Sampler[int]):

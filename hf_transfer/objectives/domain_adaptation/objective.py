@@ -23,7 +23,14 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from ...config.arguments import DataArguments
-from ...data import check_columns, data_collator, input_column, input_role, load_raw_datasets
+from ...data import (
+    check_columns,
+    data_collator,
+    input_column,
+    input_role,
+    is_image_processor,
+    load_raw_datasets,
+)
 from ...data.describe import dataset_reference, describe_dataset
 from ...errors import DataError, RecipeError, StrategyError
 from ...metrics import strip_prefix
@@ -34,14 +41,14 @@ from ..base import Objective, TrainerInputs, register_objective
 from .config import AdaptationArguments, AdaptationConfig
 from .domain_gap import head_features, plot_domains, proxy_a_distance
 from .masking import TargetMaskingCollator, load_masked_lm_head
-from .mixing import DomainMixSampler, mix_domains
+from .mixing import DomainMixSampler, mix_domains, with_strong_views
 from .priors import bake_correction, estimate_correction, output_layer
 from .schedule import LambdaScheduleCallback
 from .selection import prediction_batches, selection_report
 
 logger = logging.getLogger(__name__)
 
-SINGLE_TASK_METHODS = ("mcc", "udalm")  # losses on one classifier's logits / one text encoder
+SINGLE_TASK_METHODS = ("mcc", "fixmatch", "udalm")  # losses on one classifier's logits / one text encoder
 LAMBDA_FORMULAS = {
     "ganin": "λ(p) = λ_max · (2 / (1 + exp(−γ·p)) − 1)",
     "linear": "λ(p) = λ_max · p",
@@ -150,6 +157,11 @@ class DomainAdaptation(Objective):
             self.target_eval = DatasetDict({"test": self.target_eval["test"]})
         target_train = target_train["train"]
 
+        if config.type == "fixmatch" and not is_image_processor(processor):
+            raise StrategyError(
+                "adaptation fixmatch augments target images (weak and strong views): use it with an image model; "
+                "for text use mcc, udalm or self_train."
+            )
         if config.type == "udalm" and getattr(processor, "mask_token", None) is None:
             raise StrategyError(
                 "adaptation udalm masks target text, but the tokenizer has no mask token: use a checkpoint "
@@ -165,6 +177,7 @@ class DomainAdaptation(Objective):
             discriminator_dropout=config.discriminator_dropout,
             mcc_temperature=config.mcc_temperature,
             mlm_weight=config.mlm_weight,
+            fixmatch_threshold=config.fixmatch_threshold,
         )
         mlm_head = (
             load_masked_lm_head(wrapped, self.checkpoint, self.recipe.model)
@@ -205,6 +218,9 @@ class DomainAdaptation(Objective):
             missing, self.report["pseudo_labels"] = self.pseudo_labeller(
                 inputs.model, target_train, processor, args.per_device_eval_batch_size, missing
             )
+        mixed = mix_domains(source_train, target_train, missing)
+        if config.type == "fixmatch":
+            mixed = with_strong_views(mixed)
         masking = (
             (lambda collator: TargetMaskingCollator(collator, processor, config.mlm_probability))
             if config.type == "udalm"
@@ -213,7 +229,7 @@ class DomainAdaptation(Objective):
         return dataclasses.replace(
             inputs,
             model=wrapped,
-            train_dataset=mix_domains(source_train, target_train, missing),
+            train_dataset=mixed,
             sampler=sampler,
             callbacks=[*inputs.callbacks, LambdaScheduleCallback(config)],
             wrap_collator=masking,
@@ -232,13 +248,17 @@ class DomainAdaptation(Objective):
             logger.info(
                 "AdaBN: re-estimated %d batch-norm layers on %d target rows", layers, len(self.target_train)
             )
-        target_logits = trainer.predict(self.target_train, metric_key_prefix="target_train").predictions
-        target_logits = target_logits[0] if isinstance(target_logits, tuple) else target_logits
-        self.report["selection"] = selection_report(trainer, np.asarray(target_logits))
-        if self.options.prior_correction == "em":
-            self.report["prior_correction"] = self.correct_priors(
-                trainer, task_model, np.asarray(target_logits)
-            )
+        correcting = self.options.prior_correction == "em"
+        rows = (  # prior correction reads every target row; the selection scores alone, a sample
+            self.target_train
+            if correcting
+            else sample_rows(self.target_train, self.config.domain_gap_samples, trainer.args.seed)
+        )
+        target_logits = trainer.predict(rows, metric_key_prefix="target_train").predictions
+        target_logits = np.asarray(target_logits[0] if isinstance(target_logits, tuple) else target_logits)
+        self.report["selection"] = selection_report(trainer, target_logits)
+        if correcting:
+            self.report["prior_correction"] = self.correct_priors(trainer, task_model, target_logits)
 
     def correct_priors(self, trainer, task_model, target_logits: np.ndarray) -> dict[str, Any]:
         """EM target priors (calibrated on source validation, guarded by BBSE), baked into the head's bias."""
@@ -334,6 +354,10 @@ class DomainAdaptation(Objective):
             "proxy_before": report.get("proxy_a_distance_before"),
             "proxy_after": report.get("proxy_a_distance_after"),
             "plot": report.get("plot"),
+            "mlm_head": report.get("mlm_head"),
+            "target_batch_norm": report.get("target_batch_norm"),
+            "prior_correction": report.get("prior_correction"),
+            "selection": report.get("selection"),
         }
         context["datasets"] = sorted(set(context.get("datasets") or []) | set(datasets or [])) or None
         context["tags"] += ["domain-adaptation", config.get("type", "dann")]

@@ -51,7 +51,7 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, steps: int = 100) ->
         return loss
 
     optimizer.step(closure)
-    return float(log_t.exp()), (bias - bias.mean()).detach().numpy()
+    return float(log_t.detach().exp()), (bias - bias.mean()).detach().numpy()
 
 
 def em_priors(

@@ -3,7 +3,8 @@
 Target labels may score a run (``target_test``), never choose it. A run's checkpoint is the last one, or — with
 ``load_best_model_at_end`` — the best on the **source** validation split (``metric_for_best_model``); beside the
 target score, ``metrics.json`` records label-free scores of the target predictions: their mean entropy (lower:
-more confident, the criterion of entropy-based selection) and the predicted class shares.
+more confident, the criterion of entropy-based selection) and the predicted class shares, on up to
+``domain_gap_samples`` target train rows (all of them with ``prior_correction``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,15 @@ def selection_report(trainer, target_logits: np.ndarray) -> dict[str, Any]:
 
 def prediction_batches(dataset, processor, batch_size: int, device):
     """Every row of ``dataset`` once, as model-input batches on ``device`` (the same on every process)."""
-    columns = [c for c in dataset.column_names if c in MODEL_INPUTS]
+    columns = [
+        c for c in dataset.column_names if c not in ("labels", "domains")
+    ]  # images: pixels come on access
     loader = DataLoader(
         dataset.select_columns(columns), batch_size=batch_size, collate_fn=data_collator(processor)
     )
     for batch in loader:
+        if not any(k in batch for k in MODEL_INPUTS):
+            raise ValueError(f"No model input among the target's columns {columns}.")
         yield {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}
 
 
