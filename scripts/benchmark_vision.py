@@ -54,18 +54,19 @@ PAIRS = {
     "digits": "vision/mobilenet_v2_digits_to_mnist_dann",
     "degraded": "vision/mobilenet_v2_mnist_to_degraded_dann",
 }
-METHODS = ("no_target", "source_only", "adabn", "dann", "mcc", "mcc_adabn", "dann_adabn", "self_train")
+METHODS = ("no_target", "source_only", "adabn", "dann", "mcc", "fixmatch", "mcc_adabn", "dann_adabn", "self_train")
 # no_target: trained on the source alone (the target never seen); source_only: the adaptation wrapper with the
 # domain loss off: the task loss sees source labels only, but target images pass through the network in every
 # batch, so batch-norm statistics see the target (the mixed-batch control, the baseline of "gap closed"); adabn:
 # source_only, then every batch-norm layer's statistics re-estimated on the target alone; dann / mcc: their loss
-# on (``_adabn``: plus the re-estimation); self_train: half the epochs source_only, then one self-training round
+# on (``_adabn``: plus the re-estimation); fixmatch: weak/strong consistency on the target images; self_train: half the epochs source_only, then one self-training round
 # (class-balanced, the most confident half of each predicted class) for the other half.
 ADAPTATIONS = {
     "source_only": {"type": "source_only"},
     "adabn": {"type": "adabn"},
     "dann": {"type": "dann"},
     "mcc": {"type": "mcc"},
+    "fixmatch": {"type": "fixmatch"},
     "mcc_adabn": {"type": "mcc", "target_batch_norm": True},
     "dann_adabn": {"type": "dann", "target_batch_norm": True},
     "self_train": {"type": "source_only"},

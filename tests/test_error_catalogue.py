@@ -80,6 +80,17 @@ class World:
         ]
         return self.csv(name, "\n".join(lines) + "\n")
 
+    def without_mask_token(self) -> Path:
+        """A copy of the model whose tokenizer has no mask token."""
+        from transformers import AutoTokenizer
+
+        path = self.tmp / "no-mask-model"
+        shutil.copytree(self.model, path)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer.mask_token = None
+        tokenizer.save_pretrained(path)
+        return path
+
     def run_folder(self, name: str = "previous") -> Path:
         """A folder as an earlier run left it (marked), with a checkpoint."""
         path = self.tmp / name
@@ -537,6 +548,71 @@ CASES = [
         ),
         RecipeError,
         r"source_fraction must be in \(0, 1\)",
+    ),
+    Case(
+        "prior_correction_value",
+        "adaptation",
+        "`prior_correction: bbse`",
+        train_with(adaptation="dann", target_dataset_name="sentiment_domains", prior_correction="bbse"),
+        RecipeError,
+        r"prior_correction: unknown value 'bbse'; use none or em",
+    ),
+    Case(
+        "prior_correction_without_target",
+        "adaptation",
+        "`prior_correction: em` without a target domain",
+        train_with(prior_correction="em"),
+        RecipeError,
+        r"prior_correction needs a target domain and an `adaptation`.*source_only",
+    ),
+    Case(
+        "udalm_without_mask_token",
+        "adaptation",
+        "`adaptation: udalm` with a tokenizer that has no mask token",
+        lambda w: [
+            "train",
+            w.recipe(
+                adaptation="udalm",
+                target_train_file=w.csv(
+                    "target.csv", "text\n" + "\n".join(f"row {i}" for i in range(8)) + "\n"
+                ),
+                model_name_or_path=str(w.without_mask_token()),
+            ),
+        ],
+        StrategyError,
+        r"udalm masks target text, but the tokenizer has no mask token",
+    ),
+    Case(
+        "adabn_without_batch_norm",
+        "adaptation",
+        "`adaptation: adabn` with a transformer (no batch norm)",
+        lambda w: [
+            "train",
+            w.recipe(
+                adaptation="adabn",
+                target_train_file=w.csv(
+                    "target.csv", "text\n" + "\n".join(f"row {i}" for i in range(8)) + "\n"
+                ),
+            ),
+        ],
+        StrategyError,
+        r"has no batch-norm layer.*convolutional image model",
+    ),
+    Case(
+        "mlm_stage_without_target",
+        "stages",
+        "an `mlm` stage reading the target in a recipe without one",
+        train_with(stages=[{"kind": "mlm"}, {"kind": "train"}]),
+        RecipeError,
+        r"`mlm_text: target` reads the target domain, but the recipe has none.*mlm_text: file",
+    ),
+    Case(
+        "self_train_without_target",
+        "stages",
+        "a `self_train` stage in a recipe without a target",
+        train_with(stages=[{"kind": "train"}, {"kind": "self_train"}]),
+        RecipeError,
+        r"self_train pseudo-labels the target domain, but the recipe has none",
     ),
     # -- multi-task -----------------------------------------------------------------------------------------
     Case(
