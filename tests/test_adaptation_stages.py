@@ -157,3 +157,57 @@ def test_bad_adaptation_stages_fail_before_anything_loads(tiny_recipe, tmp_path,
     with pytest.raises(RecipeError, match=message):
         train(recipe)
     assert not (tmp_path / "never").exists()
+
+
+def test_text_combination_tapt_then_udalm_then_self_training_with_prior_correction(tiny_recipe):
+    """mlm → udalm → self_train, prior correction on the final model: each stage starts from the previous one."""
+    recipe = tiny_recipe(
+        "bert",
+        **DOMAINS,
+        adaptation={"type": "udalm", "measure_domain_gap": False},
+        prior_correction="em",
+        prior_tolerance=1.0,
+        stages=[
+            {"kind": "mlm", "max_steps": 1},
+            {"kind": "train", "max_steps": 2, "prior_correction": "none"},
+            {
+                "kind": "self_train",
+                "max_steps": 1,
+                "adaptation": {"type": "mcc", "measure_domain_gap": False},
+            },
+        ],
+    )
+    result = train(recipe)
+    assert [s["kind"] for s in result.metrics["stages"]] == ["mlm", "train", "self_train"]
+    report = result.metrics["domain_adaptation"]
+    assert report["config"]["type"] == "mcc" and report["prior_correction"]["applied"]
+    assert "prior_correction" not in result.metrics["stages"][1].get("domain_adaptation", {})
+    second = (result.output_dir / "stages" / "2-train" / "recipe.yaml").read_text()
+    assert "stages/1-mlm" in second  # the udalm stage started from the adapted encoder
+
+
+def test_image_combination_adabn_then_fixmatch_rounds(tiny_image_recipe, image_folder):
+    result = train(
+        tiny_image_recipe(
+            "mobilenet_v2",
+            image_size=32,
+            target_dataset_name=str(image_folder),
+            target_degrade=["low_light"],
+            adaptation={"type": "adabn", "measure_domain_gap": False},
+            stages=[
+                {"kind": "train", "max_steps": 2},
+                {
+                    "kind": "self_train",
+                    "max_steps": 1,
+                    "adaptation": {
+                        "type": "fixmatch",
+                        "fixmatch_threshold": 0.3,
+                        "measure_domain_gap": False,
+                    },
+                },
+            ],
+        )
+    )
+    assert result.metrics["domain_adaptation"]["config"]["type"] == "fixmatch"
+    assert result.metrics["self_training"][0]["kept"] > 0
+    assert result.metrics["stages"][0]["kind"] == "train" and "target_test" in result.metrics
