@@ -106,6 +106,9 @@ def adaptation_rows(runs: list[dict], methods: list[str], seconds_key: str = "se
             "proxy_a_distance_before": _mean(r["proxy_a_distance_before"] for r in mine),
             "proxy_a_distance_after": _mean(r["proxy_a_distance_after"] for r in mine),
             seconds_key: _mean(r[seconds_key] for r in mine),
+            "target_entropy": _mean(
+                r.get("target_entropy") for r in mine
+            ),  # label-free: lower, more confident
         }
     baseline = rows.get("source_only")  # the same wrapper and batches, domain loss off
     if baseline and "in_domain" in rows:

@@ -8,8 +8,10 @@ Two parts, every run in its own subprocess:
 - domains: digits → mnist_5k and mnist_5k → degraded mnist_5k (blur + low light + noise, severity 4): on the
   target test split over several seeds, a model that never saw the target (``no_target``), the adaptation
   wrapper with the domain loss off (``source_only``: target images in every batch, labels from the source
-  only) and DANN, plus the in-domain upper bound (trained on the target's own labels); the share of the
-  source-only → in-domain gap DANN closes.
+  only: the mixed-batch control and the baseline), and the methods of ``METHODS`` (adabn, dann, mcc, fixmatch,
+  self_train…; each adapted run also reports ``<method>+em``, its accuracy after `prior_correction: em`), plus
+  the in-domain upper bound (trained on the target's own labels); the share of the source-only → in-domain gap
+  each method closes.
 
 It also draws a PNG grid of sample images per domain (``docs/benchmarks/vision_domains.png``).
 
@@ -54,7 +56,17 @@ PAIRS = {
     "digits": "vision/mobilenet_v2_digits_to_mnist_dann",
     "degraded": "vision/mobilenet_v2_mnist_to_degraded_dann",
 }
-METHODS = ("no_target", "source_only", "adabn", "dann", "mcc", "fixmatch", "mcc_adabn", "dann_adabn", "self_train")
+METHODS = (
+    "no_target",
+    "source_only",
+    "adabn",
+    "dann",
+    "mcc",
+    "fixmatch",
+    "mcc_adabn",
+    "dann_adabn",
+    "self_train",
+)
 # no_target: trained on the source alone (the target never seen); source_only: the adaptation wrapper with the
 # domain loss off: the task loss sees source labels only, but target images pass through the network in every
 # batch, so batch-norm statistics see the target (the mixed-batch control, the baseline of "gap closed"); adabn:

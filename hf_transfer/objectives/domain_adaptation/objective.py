@@ -129,6 +129,22 @@ class DomainAdaptation(Objective):
     def trainer_inputs(self, model, processor) -> TrainerInputs:
         """Load the target, wrap the task model, mix the domains and measure the gap before training."""
         config, args = self.config, self.recipe.training
+        if config.type == "fixmatch" and not is_image_processor(processor):
+            raise StrategyError(
+                "adaptation fixmatch augments target images (weak and strong views): use it with an image model; "
+                "for text use mcc, udalm or self_train."
+            )
+        if config.type == "udalm" and getattr(processor, "mask_token", None) is None:
+            raise StrategyError(
+                "adaptation udalm masks target text, but the tokenizer has no mask token: use a checkpoint "
+                "pretrained with masked-LM (BERT, RoBERTa, MPNet…) or another adaptation type."
+            )
+        if config.target_batch_norm and not batchnorm_layers(model):
+            raise StrategyError(
+                f"adaptation {config.type!r} re-estimates batch-norm statistics, but "
+                f"{type(model).__name__} has no batch-norm layer (transformers use layer norm): "
+                "use adabn / target_batch_norm with a convolutional image model, or another type."
+            )
         inputs = self.task.trainer_inputs(model, processor)
         target_args = target_data_arguments(self.recipe.data, self.options)
         raw = load_raw_datasets(
@@ -157,16 +173,6 @@ class DomainAdaptation(Objective):
             self.target_eval = DatasetDict({"test": self.target_eval["test"]})
         target_train = target_train["train"]
 
-        if config.type == "fixmatch" and not is_image_processor(processor):
-            raise StrategyError(
-                "adaptation fixmatch augments target images (weak and strong views): use it with an image model; "
-                "for text use mcc, udalm or self_train."
-            )
-        if config.type == "udalm" and getattr(processor, "mask_token", None) is None:
-            raise StrategyError(
-                "adaptation udalm masks target text, but the tokenizer has no mask token: use a checkpoint "
-                "pretrained with masked-LM (BERT, RoBERTa, MPNet…) or another adaptation type."
-            )
         self.target_train = target_train
         wrapped = DomainAdversarialModel.wrap(
             inputs.model,
@@ -207,12 +213,6 @@ class DomainAdaptation(Objective):
             self.features_before = self.measure(processor, args.per_device_eval_batch_size)
             self.report["proxy_a_distance_before"] = proxy_a_distance(*self.features_before, seed=args.seed)
             logger.info("Proxy A-distance before adaptation: %.3f", self.report["proxy_a_distance_before"])
-        if config.target_batch_norm and not batchnorm_layers(wrapped.task_model):
-            raise StrategyError(
-                f"adaptation {config.type!r} re-estimates batch-norm statistics, but "
-                f"{type(wrapped.task_model).__name__} has no batch-norm layer (transformers use layer norm): "
-                "use adabn / target_batch_norm with a convolutional image model, or another type."
-            )
         missing = self.task.missing_labels(len(target_train))
         if self.pseudo_labeller is not None:  # a self-training round: confident target rows get their labels
             missing, self.report["pseudo_labels"] = self.pseudo_labeller(
