@@ -31,13 +31,19 @@ def objectives_command_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _keys(arguments) -> str:
+    """The keys a recipe (or a stage entry) may set: the dataclass's init fields."""
+    return ", ".join(f.name for f in dataclasses.fields(arguments) if f.init) if arguments else "-"
+
+
 def run_objectives(args, extra) -> int:
     print("objectives (`objective: NAME`; wrappers are switched on by their block):")
     for name, cls in sorted(OBJECTIVES.items()):
         role = "wraps a task objective" if cls.wraps else "task objective"
-        keys = ", ".join(f.name for f in dataclasses.fields(cls.arguments)) if cls.arguments else "-"
-        print(f"  {name} ({role}): {(cls.__doc__ or '').strip().splitlines()[0]}  [recipe keys: {keys}]")
+        print(
+            f"  {name} ({role}): {(cls.__doc__ or '').strip().splitlines()[0]}  [recipe keys: {_keys(cls.arguments)}]"
+        )
     print("stage kinds (`stages: [{kind: NAME, ...}]`):")
     for name, cls in sorted(STAGE_KINDS.items()):
-        print(f"  {name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+        print(f"  {name}: {(cls.__doc__ or '').strip().splitlines()[0]}  [stage keys: {_keys(cls.options)}]")
     return 0

@@ -79,7 +79,7 @@ def sample_rows(dataset: Dataset, limit: int, seed: int) -> Dataset:
 
 @register_objective("domain_adaptation")
 class DomainAdaptation(Objective):
-    """Align an unlabelled target domain with the labelled source (DANN, CORAL, MMD, or source-only)."""
+    """Adapt to an unlabelled target domain (DANN, CORAL, MMD, MCC, FixMatch, UDALM, AdaBN, or source-only)."""
 
     arguments = AdaptationArguments
     wraps = True
