@@ -97,6 +97,10 @@ def test_listing_commands(capsys):
     assert "rotten_tomatoes_snippets" in printed and "tweets" in printed
     assert main(["strategies"]) == 0
     assert "feature_extraction" in capsys.readouterr().out
+    assert main(["objectives"]) == 0
+    printed = capsys.readouterr().out
+    assert "prior_correction" in printed and "adaptation_config" not in printed  # keys a recipe may set
+    assert "[stage keys: mlm_text, mlm_text_file" in printed and "self_train:" in printed
 
 
 def test_console_script_is_installed():
