@@ -437,3 +437,22 @@ BASE = {"model_name_or_path": "m", "dataset_name": "rotten_tomatoes_snippets", "
 def test_bad_method_options(values, message):
     with pytest.raises(RecipeError, match=message):
         parse_recipe({**BASE, **values})
+
+
+def test_model_batches_hold_only_what_the_model_takes(tiny_tokenizer, tiny_checkpoints):
+    """DistilBERT takes no token_type_ids (the shared tiny tokenizer makes them): the pseudo-labelling and AdaBN
+    passes must leave them out, as the Trainer does, and keep the rows in order."""
+    from datasets import Dataset
+
+    from hf_transfer.objectives.domain_adaptation.selection import model_batches, predict_logits
+
+    texts = ["great value", "broke in a week", "fine", "not again", "loved it"]
+    rows = Dataset.from_dict({**tiny_tokenizer(texts), "labels": [0, 1, 0, 1, 0], "domains": [1] * 5})
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoints["distilbert"]).eval()
+    batches = list(model_batches(model, rows, data_collator(tiny_tokenizer), batch_size=2))
+    assert [len(b["input_ids"]) for b in batches] == [2, 2, 1]
+    assert all(set(b) == {"input_ids", "attention_mask"} for b in batches)
+    logits = predict_logits(model, rows, tiny_tokenizer, batch_size=2)
+    with torch.no_grad():
+        one = model(**tiny_tokenizer(["fine"], return_tensors="pt", return_token_type_ids=False)).logits
+    torch.testing.assert_close(torch.tensor(logits[2:3]), one, rtol=1e-4, atol=1e-5)

@@ -96,12 +96,10 @@ class PseudoLabeller:
     def __init__(self, config: SelfTrainingArguments, round_number: int):
         self.config, self.round = config, round_number
 
-    def __call__(
-        self, model, target, processor, batch_size: int, labels: list
-    ) -> tuple[list, dict[str, Any]]:
-        probabilities = softmax(
-            predict_logits(model, target, processor, batch_size).astype(np.float64), axis=1
-        )
+    def __call__(self, model, target, processor, args, labels: list) -> tuple[list, dict[str, Any]]:
+        progress = None if args.disable_tqdm else f"Self-training round {self.round}: pseudo-labelling"
+        logits = predict_logits(model, target, processor, args.per_device_eval_batch_size, progress)
+        probabilities = softmax(logits.astype(np.float64), axis=1)
         kept = select_confident(probabilities, self.config)
         predicted = probabilities.argmax(axis=1)
         labels = list(labels)

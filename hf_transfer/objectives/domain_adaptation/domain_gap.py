@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ...wrappers.domain_adversarial import head_entry, pool_features
+from .selection import model_batches
 
 
 def proxy_a_distance(source: np.ndarray, target: np.ndarray, seed: int = 0) -> float:
@@ -50,17 +50,9 @@ def head_features(model: nn.Module, dataset, collator, batch_size: int = 128) ->
     handle = head_entry(model).register_forward_pre_hook(lambda module, args: captured.append(args[0]))
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    inputs = set(inspect.signature(base.forward).parameters) - {"labels"}
-    columns = [c for c in dataset.column_names if c not in ("labels", "domains")]
-    rows = dataset.select_columns(columns)
     try:
-        for start in range(0, len(rows), batch_size):
-            batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-            model(
-                **{k: v.to(device) for k, v in batch.items() if k in inputs and isinstance(v, torch.Tensor)}
-            )
+        for batch in model_batches(model, dataset, collator, batch_size):
+            model(**batch)
     finally:
         handle.remove()
         model.train(was_training)

@@ -44,7 +44,7 @@ from .masking import TargetMaskingCollator, load_masked_lm_head
 from .mixing import DomainMixSampler, mix_domains, with_strong_views
 from .priors import bake_correction, estimate_correction, output_layer
 from .schedule import LambdaScheduleCallback
-from .selection import prediction_batches, selection_report
+from .selection import model_batches, selection_report
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,8 @@ class DomainAdaptation(Objective):
 
     arguments = AdaptationArguments
     wraps = True
-    pseudo_labeller = (
-        None  # set by a self_train stage: (model, target rows, processor, batch, labels) → labels, report
-    )
+    # set by a self_train stage: (model, target rows, processor, training args, labels) → (labels, report)
+    pseudo_labeller = None
 
     @classmethod
     def requested(cls, arguments) -> bool:
@@ -216,7 +215,7 @@ class DomainAdaptation(Objective):
         missing = self.task.missing_labels(len(target_train))
         if self.pseudo_labeller is not None:  # a self-training round: confident target rows get their labels
             missing, self.report["pseudo_labels"] = self.pseudo_labeller(
-                inputs.model, target_train, processor, args.per_device_eval_batch_size, missing
+                inputs.model, target_train, processor, args, missing
             )
         mixed = mix_domains(source_train, target_train, missing)
         if config.type == "fixmatch":
@@ -240,8 +239,12 @@ class DomainAdaptation(Objective):
         self.task.adjust(trainer, processor)
         task_model = trainer.accelerator.unwrap_model(trainer.model).task_model
         if self.config.target_batch_norm:
-            batches = prediction_batches(
-                self.target_train, processor, trainer.args.per_device_eval_batch_size, trainer.args.device
+            batches = model_batches(
+                task_model,
+                self.target_train,
+                data_collator(processor),
+                trainer.args.per_device_eval_batch_size,
+                None if trainer.args.disable_tqdm else "AdaBN: target statistics",
             )
             layers = reestimate_batchnorm(task_model, batches)
             self.report["target_batch_norm"] = {"layers": layers, "rows": len(self.target_train)}

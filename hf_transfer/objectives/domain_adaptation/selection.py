@@ -9,15 +9,14 @@ more confident, the criterion of entropy-based selection) and the predicted clas
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from ...data import data_collator
-
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values")
 
 
 def selection_report(trainer, target_logits: np.ndarray) -> dict[str, Any]:
@@ -39,31 +38,28 @@ def selection_report(trainer, target_logits: np.ndarray) -> dict[str, Any]:
     }
 
 
-def prediction_batches(dataset, processor, batch_size: int, device):
-    """Every row of ``dataset`` once, as model-input batches on ``device`` (the same on every process)."""
-    columns = [
-        c for c in dataset.column_names if c not in ("labels", "domains")
-    ]  # images: pixels come on access
-    loader = DataLoader(
-        dataset.select_columns(columns), batch_size=batch_size, collate_fn=data_collator(processor)
-    )
-    for batch in loader:
-        if not any(k in batch for k in MODEL_INPUTS):
-            raise ValueError(f"No model input among the target's columns {columns}.")
-        yield {k: v.to(device) for k, v in batch.items() if k in MODEL_INPUTS}
+def model_batches(model, dataset, collator, batch_size: int, progress: str | None = None):
+    """Every row of ``dataset`` once, in order, as batches of the inputs ``model``'s forward takes (the base
+    model's, under PEFT; ``labels`` and ``domains`` left out) on its device: the same on every process.
+    ``progress``: a progress bar's description (None: no bar)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    accepted = set(inspect.signature(base.forward).parameters) - {"labels"}
+    device = next(model.parameters()).device
+    rows = dataset.select_columns([c for c in dataset.column_names if c not in ("labels", "domains")])
+    starts = range(0, len(rows), batch_size)
+    for start in tqdm(starts, desc=progress, disable=progress is None, leave=False):
+        batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
+        yield {k: v.to(device) for k, v in batch.items() if k in accepted and isinstance(v, torch.Tensor)}
 
 
 @torch.inference_mode()
-def predict_logits(model, dataset, processor, batch_size: int) -> np.ndarray:
+def predict_logits(model, dataset, processor, batch_size: int, progress: str | None = None) -> np.ndarray:
     """The model's logits for every row of ``dataset``, in eval mode (restored after)."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     try:
-        logits = [
-            model(**batch).logits.float().cpu()
-            for batch in prediction_batches(dataset, processor, batch_size, device)
-        ]
+        batches = model_batches(model, dataset, data_collator(processor), batch_size, progress)
+        logits = [model(**batch).logits.float().cpu() for batch in batches]
     finally:
         model.train(was_training)
     return torch.cat(logits).numpy()
