@@ -27,10 +27,11 @@ from typing import Any
 
 import datasets
 from datasets import Dataset, concatenate_datasets
-from transformers import AutoModel, AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer
+from transformers import AutoModel, DataCollatorForLanguageModeling, Trainer
 
 from ..data import is_image_processor, load_raw_datasets
 from ..errors import DataError, RecipeError, StrategyError
+from ..modeling.masked_lm import load_masked_lm
 from ..objectives.domain_adaptation.objective import target_data_arguments
 from ..run_files import METRICS_FILE, METRICS_FORMAT_VERSION, RECIPE_FILE
 from ..training.outputs import resolve_resume
@@ -64,9 +65,7 @@ class MaskedLMStageArguments:
     )
     mlm_validation_size: float = field(
         default=0.1,
-        metadata={
-            "help": "Share of the text held out for the loss / perplexity (when it has no validation split)."
-        },
+        metadata={"help": "Share of the text held out for the masked-LM loss / perplexity."},
     )
 
     def __post_init__(self):
@@ -182,14 +181,7 @@ class MaskedLMStage(StageKind):
             train_set = train_text.map(tokenize, batched=True, remove_columns=["text"])
             eval_set = held_out.map(tokenize, batched=True, remove_columns=["text"])
         model_args = recipe.model
-        model, info = AutoModelForMaskedLM.from_pretrained(
-            checkpoint.path,
-            revision=model_args.revision,
-            trust_remote_code=model_args.trust_remote_code,
-            output_loading_info=True,
-        )
-        prefix = f"{model.base_model_prefix}."
-        fresh = [k for k in info.get("missing_keys", ()) if not k.startswith(prefix)]
+        model, fresh = load_masked_lm(checkpoint, model_args)
         if fresh:
             logger.warning(
                 "%s ships no masked-LM head (%d head tensors missing): the mlm stage trains a fresh one; only the "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import torch
-from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling
+from transformers import DataCollatorForLanguageModeling
 
+from ...modeling.masked_lm import load_masked_lm
 from ...wrappers.target_losses import IGNORED
 
 logger = logging.getLogger(__name__)
@@ -39,19 +40,13 @@ def load_masked_lm_head(wrapped, checkpoint, model_args) -> str:
     """Start the wrapper's masked-LM head from the checkpoint's own when it ships one (``"pretrained"``), else
     keep the fresh one (``"fresh"``, logged: all-MiniLM-L6-v2, for one, ships no masked-LM head)."""
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(
-            checkpoint.path,
-            revision=model_args.revision,
-            trust_remote_code=model_args.trust_remote_code,
-            output_loading_info=True,
-        )
+        model, missing = load_masked_lm(checkpoint, model_args)
     except (OSError, ValueError, KeyError):  # an architecture without a masked-LM class
-        model, info = None, {}
-    if model is not None:
+        model, missing = None, []
+    if model is not None and not missing:
         prefix = f"{model.base_model_prefix}."
         head = {k: v for k, v in model.state_dict().items() if not k.startswith(prefix)}
-        missing = [k for k in info.get("missing_keys", ()) if not k.startswith(prefix)]
-        if not missing and wrapped.mlm_head.load_pretrained(head):
+        if wrapped.mlm_head.load_pretrained(head):
             logger.info("udalm: the masked-LM head starts from the checkpoint's.")
             return "pretrained"
     logger.info(
