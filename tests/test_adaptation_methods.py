@@ -419,6 +419,10 @@ BASE = {"model_name_or_path": "m", "dataset_name": "rotten_tomatoes_snippets", "
         ),
         ({"adaptation": {"type": "udalm", "mlm_weight": -1}, "target_dataset_name": "x"}, "mlm_weight"),
         (
+            {"adaptation": {"type": "mcc", "target_batch_norm": "maybe"}, "target_dataset_name": "x"},
+            "`target_batch_norm` must be true or false",
+        ),
+        (
             {"adaptation": "dann", "target_dataset_name": "x", "prior_correction": "bbse"},
             "prior_correction: unknown",
         ),

@@ -149,6 +149,13 @@ def test_self_training_rounds_pseudo_label_the_target_and_report_it(tiny_recipe)
         ([{"kind": "self_train", "rounds": 0}], DOMAINS, "rounds must be ≥ 1"),
         ([{"kind": "self_train", "selection": "top"}], DOMAINS, "unknown selection 'top'"),
         ([{"kind": "self_train", "keep_fraction": 0}], DOMAINS, "keep_fraction"),
+        (
+            [{"kind": "self_train", "selection": "threshold", "confidence_threshold": 1.0}],
+            DOMAINS,
+            "confidence_threshold",
+        ),
+        ([{"kind": "mlm", "mlm_probability": 0}], DOMAINS, "mlm_probability must be in"),
+        ([{"kind": "mlm", "mlm_validation_size": 1.5}], DOMAINS, "mlm_validation_size must be in"),
     ],
 )
 def test_bad_adaptation_stages_fail_before_anything_loads(tiny_recipe, tmp_path, stages, extra, message):
