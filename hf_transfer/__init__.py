@@ -8,6 +8,7 @@ Example::
     'positive'
 """
 
+from .compare import CompareArguments, ComparisonResult, compare
 from .config import (
     DataArguments,
     ModelArguments,
@@ -37,6 +38,8 @@ from .training import TransferTrainer
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompareArguments",
+    "ComparisonResult",
     "DataArguments",
     "DataError",
     "HfTransferError",
@@ -55,6 +58,7 @@ __all__ = [
     "TransferTrainingArguments",
     "__version__",
     "build_strategy",
+    "compare",
     "evaluate",
     "format_module_tree",
     "list_builtin_datasets",

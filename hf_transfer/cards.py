@@ -31,7 +31,7 @@ from .licences import HUB_LICENCES, base_model_licence
 from .modeling.backbones import is_vision_config
 from .modeling.prepared import PREPARED_CHECKPOINTS
 from .objectives import SavedRun, objective_class, recorded_objectives
-from .run_files import ADAPTER_CONFIG_FILE, MERGED_DIR, MODEL_CONFIG_FILE
+from .run_files import ADAPTER_CONFIG_FILE, COMPARISON_CARD_FILE, MERGED_DIR, MODEL_CONFIG_FILE
 from .strategies import STRATEGIES
 from .tables import TIMING_KEYS
 
@@ -264,13 +264,15 @@ def render_model_card(
     merged: bool = False,
     repo_id: str | None = None,
     model_name: str | None = None,
+    comparison: str | None = None,
 ) -> ModelCard:
     """A card for a model trained by :func:`hf_transfer.train`: a text or image (``modality``) classifier or an
     adapter (``adapter``: its ``adapter_config.json``; ``merged``: a ``merged/`` folder beside it). The run's
     objectives (recorded in ``metrics``) add their parts: the multi-task template and task table (from ``config``,
     the saved model's), the domain-adaptation section; ``metrics["stages"]`` lists a multi-stage run's stages.
 
-    The snippet loads from ``repo_id`` when given, else from ``load_path``.
+    The snippet loads from ``repo_id`` when given, else from ``load_path``. ``comparison`` (the markdown of
+    ``hf-transfer compare``) adds a section on how the technique was chosen.
     """
     pipeline_tag = "image-classification" if modality == "image" else "text-classification"
     base_model = recipe_values["model_name_or_path"]
@@ -364,10 +366,21 @@ def render_model_card(
         adapter_base=adapter_base,
         merged=merged,
         domain=context["domain"],
+        comparison=comparison_section(comparison),
         how_to_use=how_to_use,
         example_text=EXAMPLE_TEXT,
         versions=_versions(),
     )
+
+
+def comparison_section(markdown: str | None) -> str:
+    """A comparison's markdown inside a card: its title dropped, its headings one level down."""
+    if not markdown:
+        return ""
+    lines = markdown.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join("#" + line if line.startswith("#") else line for line in lines).strip()
 
 
 def render_output_card(
@@ -395,4 +408,5 @@ def render_output_card(
         merged=(output_dir / MERGED_DIR / MODEL_CONFIG_FILE).is_file(),
         repo_id=repo_id,
         model_name=model_name or output_dir.name,
+        comparison=comparison.read_text() if (comparison := output_dir / COMPARISON_CARD_FILE).is_file() else None,
     )

@@ -20,3 +20,4 @@ STATE_FILE = "trainer_state.json"  # transformers' Trainer state (log history)
 ADAPTER_CONFIG_FILE = "adapter_config.json"  # a PEFT adapter folder
 MODEL_CONFIG_FILE = "config.json"
 STAGES_DIR = "stages"  # stages/<n>-<name>/ of a multi-stage recipe
+COMPARISON_CARD_FILE = "comparison.md"  # a compared run's comparison table (`hf-transfer compare`), shown in its card

@@ -45,6 +45,7 @@ LAYERS = [
     ("stages",),
     ("cards", "report", "publish", "inference", "evaluation"),
     ("run",),
+    ("compare",),
     ("cli", "__init__", "__main__"),
 ]
 

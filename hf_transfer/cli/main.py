@@ -11,6 +11,7 @@ import logging
 import sys
 
 from ..errors import HfTransferError
+from .compare import compare_command_parser
 from .evaluate import evaluate_command_parser
 from .inspect_model import inspect_command_parser
 from .list_datasets import datasets_command_parser
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in (
         train_command_parser,
+        compare_command_parser,
         evaluate_command_parser,
         predict_command_parser,
         inspect_command_parser,

@@ -40,6 +40,9 @@ from .arguments import (
 from .discovery import DEFAULT_RECIPE, default_output_dir, recipe_name, resolve_recipe_path
 
 CORE_ARGUMENTS = (ModelArguments, DataArguments, StrategyArguments, ObjectiveArguments, StageArguments)
+# Blocks read by other commands (`hf-transfer compare`, `hf-transfer tune`): a recipe may carry them; training
+# ignores them, so the same file both trains and compares.
+COMMAND_BLOCKS = ("compare", "tune")
 
 
 def argument_classes() -> tuple[type, ...]:
@@ -217,6 +220,8 @@ def parse_recipe(
         path = resolve_recipe_path(recipe)
         values, source = load_recipe_file(path), str(path)
         name = recipe_name(path)
+    for block in COMMAND_BLOCKS:
+        values.pop(block, None)
     check_keys(values, source)
     if isinstance(overrides, dict):
         check_keys(overrides, "the overrides")

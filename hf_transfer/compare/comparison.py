@@ -1,0 +1,327 @@
+"""``compare``: which technique suits *this* recipe's data, measured — candidates × training-set sizes × seeds, each run
+in its own process, one after another, then a table, a plot and a recommendation with its rule written out.
+
+Example::
+
+    >>> import hf_transfer
+    >>> result = hf_transfer.compare("sentiment/minilm_full", {"candidates": ["lora", "full"], "seeds": 3})
+    >>> result.recommendations["all"].recommended
+    'lora'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..cards import render_output_card
+from ..config import load_recipe_file, parse_overrides, parse_recipe, recipe_name, resolve_recipe_path
+from ..errors import OutputDirError, RecipeError, unknown_keys
+from ..run_files import COMPARISON_CARD_FILE, MODEL_CARD_FILE
+from ..typed_values import coerce_fields
+from .candidates import Candidate, resolve_candidates
+from .config import DEFAULT_CANDIDATES, CompareArguments, size_name
+from .report import (
+    COMPARISON_JSON,
+    COMPARISON_MD,
+    COMPARISON_PNG,
+    plot_comparison,
+    render_markdown,
+    write_json,
+)
+from .runs import (
+    OK,
+    PlannedRun,
+    Probe,
+    check_budget_recipe,
+    drop_probe_folder,
+    execute,
+    fit_to_budget,
+    probe_run,
+    read_probe,
+    reusable,
+    run_recipe,
+)
+from .summary import Recommendation, Row, recommend, summarise_rows
+
+logger = logging.getLogger(__name__)
+COMPARISON_MARKER = ".hf_transfer_comparison"
+RECOMMENDED_DIR = "recommended"
+BLOCK = "compare"
+
+
+@dataclass
+class ComparisonResult:
+    """What a comparison found: per training-set size (``"250"``, ``"all"``) each candidate's row and the
+    recommendation; every run's record; the folder."""
+
+    output_dir: Path
+    rows: dict[str, dict[str, Row]]
+    recommendations: dict[str, Recommendation]
+    records: list[dict[str, Any]]
+    recommended_dir: Path | None
+
+
+def base_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | dict[str, Any] | None):
+    """(values without the ``compare:`` block, that block, the recipe's name)."""
+    if isinstance(recipe, dict):
+        values, name = dict(recipe), "recipe"
+    else:
+        path = resolve_recipe_path(recipe)
+        values, name = load_recipe_file(path), recipe_name(path)
+    block = values.pop(BLOCK, None) or {}
+    values.pop("tune", None)
+    if not isinstance(block, dict):
+        raise RecipeError(f"The recipe's `{BLOCK}:` must be a mapping of compare options, got {block!r}.")
+    if isinstance(overrides, dict):
+        values.update(overrides)
+    elif overrides:
+        values.update(parse_overrides(list(overrides)))
+    return values, block, name
+
+
+def compare_arguments(block: dict[str, Any], given: CompareArguments | dict[str, Any] | None) -> CompareArguments:
+    """The recipe's ``compare:`` block with the given options over it (the command line wins)."""
+    fields = {f.name for f in dataclasses.fields(CompareArguments)}
+    given_values = dataclasses.asdict(given) if isinstance(given, CompareArguments) else dict(given or {})
+    if isinstance(given, CompareArguments):  # only what was set differs from the defaults
+        defaults = dataclasses.asdict(CompareArguments())
+        given_values = {k: v for k, v in given_values.items() if v != defaults[k]}
+    for source, values in (("the recipe's `compare:` block", block), ("the compare options", given_values)):
+        hints = unknown_keys(values, fields)
+        if hints:
+            raise RecipeError(f"Unknown key(s) in {source}: {hints} (`hf-transfer compare --help` lists them).")
+    merged = {**block, **given_values}
+    candidates = merged.pop("candidates", None)
+    typed = coerce_fields(CompareArguments, merged, "the compare options")
+    arguments = CompareArguments(**typed)
+    arguments.candidates = list(candidates) if candidates is not None else None  # names or mappings
+    if arguments.candidates is not None and not arguments.candidates:
+        raise RecipeError("`candidates` is empty: name at least one, e.g. --candidates lora full.")
+    return arguments
+
+
+def ranking_metric(base: dict[str, Any], arguments: CompareArguments) -> str:
+    if arguments.metric:
+        return arguments.metric
+    best = base.get("metric_for_best_model")
+    if best:
+        return str(best).removeprefix("eval_")
+    metrics = base.get("metrics") or ["accuracy"]
+    return str(metrics[0])
+
+
+def claim_comparison_dir(path: Path):
+    """Create (or reopen) the comparison folder and lock it for this process. A non-empty folder that no
+    comparison made is refused: nothing of anyone else's is ever overwritten."""
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"Comparison folder {path} is a file: choose a folder with --output_dir.")
+    marker = path / COMPARISON_MARKER
+    if path.is_dir() and any(path.iterdir()) and not marker.is_file():
+        raise OutputDirError(
+            f"{path} is not empty and no comparison made it: a comparison writes only into its own folder. "
+            "Choose another --output_dir."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    handle = open(marker, "a+", encoding="utf-8")  # noqa: SIM115 (held open: the lock lives as long as it)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputDirError(
+            f"Another comparison is running in {path}: wait for it, or choose another --output_dir."
+        ) from None
+    return handle
+
+
+def plan_runs(
+    candidates: list[Candidate], base: dict[str, Any], arguments: CompareArguments, root: Path
+) -> list[PlannedRun]:
+    first_seed = int(base.get("seed", 42))
+    seeds = [first_seed + i for i in range(arguments.seeds)]
+    runs = []
+    for size in arguments.sizes:
+        for candidate in candidates:
+            for seed in seeds:
+                folder = root / "runs" / size_name(size) / candidate.name / f"seed-{seed}"
+                runs.append(PlannedRun(candidate, size, seed, run_recipe(candidate, base, size, seed, folder), folder))
+    return runs
+
+
+def check_runs(runs: list[PlannedRun]) -> None:
+    """Every run's recipe parsed before the first starts: a bad candidate is refused before any work."""
+    checked = set()
+    for run in runs:
+        if run.candidate.name in checked:
+            continue
+        try:
+            parse_recipe(run.recipe)
+        except RecipeError as err:
+            raise RecipeError(f"Compare candidate {run.candidate.name!r}: {err}") from None
+        checked.add(run.candidate.name)
+
+
+def _run_share(arguments: CompareArguments, runs: list[PlannedRun], probe_seconds: float) -> float | None:
+    if arguments.budget_per_run_seconds:
+        return arguments.budget_per_run_seconds
+    if arguments.budget_seconds:
+        left = arguments.budget_seconds - probe_seconds
+        if left <= 0:
+            raise RecipeError(
+                f"--budget {arguments.budget}: the timing probes alone took {probe_seconds:.0f} s. Give a larger "
+                "budget, fewer candidates, or compare with equal epochs (no budget)."
+            )
+        return left / len(runs)
+    return None
+
+
+def _rows(runs: list[PlannedRun], records: dict[Path, dict], arguments, metric) -> dict[str, dict[str, Row]]:
+    table: dict[str, dict[str, Row]] = {}
+    for size in arguments.sizes:
+        name = size_name(size)
+        table[name] = {}
+        for candidate in dict.fromkeys(run.candidate.name for run in runs):
+            mine = [records[r.record_path] for r in runs if r.size == size and r.candidate.name == candidate]
+            table[name][candidate] = summarise_rows(candidate, mine, metric)
+    return table
+
+
+def _rows_per_size(runs: list[PlannedRun], records: dict[Path, dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for run in runs:
+        rows = records[run.record_path].get("rows", {}).get("train")
+        if rows:
+            counts.setdefault(size_name(run.size), int(rows))
+    return counts
+
+
+def export_recommended(root: Path, runs: list[PlannedRun], records, metric: str, rec: Recommendation, table: str):
+    """Copy the recommended candidate's best-validation seed (largest size) to ``recommended/``, with the comparison
+    in its folder and model card. The folder is the comparison's own: a previous copy is replaced."""
+    if rec.recommended is None:
+        return None
+    largest = runs[-1].size
+    mine = [
+        records[r.record_path] | {"folder": r.folder}
+        for r in runs
+        if r.size == largest and r.candidate.name == rec.recommended and records[r.record_path].get("status") == OK
+    ]
+    chosen = max(mine, key=lambda r: r["metrics"]["validation"].get(metric, float("-inf")))
+    target = root / RECOMMENDED_DIR
+    if target.is_dir():
+        shutil.rmtree(target)
+    shutil.copytree(chosen["folder"], target, ignore=shutil.ignore_patterns("checkpoint-*"))
+    (target / COMPARISON_CARD_FILE).write_text(table)
+    render_output_card(target).save(target / MODEL_CARD_FILE)
+    return target
+
+
+def compare(
+    recipe: str | Path | dict[str, Any],
+    arguments: CompareArguments | dict[str, Any] | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> ComparisonResult:
+    """Compare candidates on a recipe's data and model (see :class:`CompareArguments` and the module docstring).
+
+    ``arguments`` (or the recipe's ``compare:`` block) says what to compare; ``overrides`` change the base recipe
+    (``["--num_train_epochs", "1"]``). Every candidate's recipe is checked before the first run. Finished runs in
+    the comparison folder are reused. Returns a :class:`ComparisonResult`; the files are in its ``output_dir``.
+    """
+    base, block, name = base_recipe(recipe, overrides)
+    arguments = compare_arguments(block, arguments)
+    candidates = resolve_candidates(list(arguments.candidates or DEFAULT_CANDIDATES), base)
+    metric = ranking_metric(base, arguments)
+    budgeted = bool(arguments.budget or arguments.budget_per_run)
+    if budgeted:
+        check_budget_recipe(base)
+    root = Path(arguments.output_dir or Path("outputs") / "compare" / name)
+    runs = plan_runs(candidates, base, arguments, root)
+    check_runs(runs)
+    lock = claim_comparison_dir(root)
+    started = time.perf_counter()
+    try:
+        bar = tqdm(total=len(runs) + (len(candidates) if budgeted else 0), desc="compare", disable=not progress)
+        probes: dict[str, Probe] = {}
+        if budgeted:
+            largest = arguments.sizes[-1]
+            for candidate in candidates:
+                bar.set_postfix_str(f"probe {candidate.name}")
+                probe = probe_run(candidate, base, largest, runs[0].seed, root, arguments.probe_steps)
+                record = reusable(probe) or execute(probe)
+                drop_probe_folder(probe)
+                bar.update(1)
+                if record.get("status") != OK:
+                    tqdm.write(f"probe of {candidate.name} failed: {record.get('error')}")
+                    continue
+                probes[candidate.name] = read_probe(record)
+            share = _run_share(arguments, runs, sum(p.wall_seconds for p in probes.values()))
+            for run in runs:
+                if run.candidate.name in probes:
+                    fit_to_budget(run, probes[run.candidate.name], share)
+        records: dict[Path, dict] = {}
+        for run in runs:
+            bar.set_postfix_str(f"{run.candidate.name} {size_name(run.size)} seed {run.seed}")
+            record = reusable(run)
+            if record is None:
+                record = execute(run)
+                status = "ok" if record.get("status") == OK else f"failed: {record.get('error')}"
+                tqdm.write(f"{run.candidate.name} (rows {size_name(run.size)}, seed {run.seed}): {status}")
+            records[run.record_path] = record
+            bar.update(1)
+        bar.close()
+        table = _rows(runs, records, arguments, metric)
+        recommendations = {
+            size: recommend(rows, arguments.tolerance, metric) for size, rows in table.items()
+        }
+        notes = [
+            f"{len(candidates)} candidates × {len(arguments.sizes)} training-set size(s) × {arguments.seeds} "
+            "seed(s); each run in its own process, one after another.",
+            "Mean ± sample std over seeds. Test and target scores are reported, never used to choose.",
+            "run s: the whole run (load, tokenise or cache, train, evaluate, save); train s: the Trainer's "
+            "train_runtime; peak MiB: the run process's peak resident memory (CUDA: peak allocated).",
+        ]
+        if budgeted:
+            limit = arguments.budget_per_run or f"{arguments.budget} in all"
+            notes.append(f"Budget {limit}: a run whose epochs do not fit its share trains the steps that fit "
+                         f"(timing probe of {arguments.probe_steps} steps each).")
+        else:
+            notes.append("Equal epochs: every candidate trains the recipe's epochs.")
+        shown = command or f"hf-transfer compare {name}"
+        markdown = render_markdown(f"Comparison: {name}", shown, metric, table, recommendations, notes)
+        largest = size_name(arguments.sizes[-1])
+        (root / COMPARISON_MD).write_text(markdown)
+        recommended = export_recommended(root, runs, records, metric, recommendations[largest], markdown)
+        payload = {
+            "recipe": name,
+            "command": shown,
+            "metric": f"validation/{metric}",
+            "arguments": {**dataclasses.asdict(arguments)},
+            "candidates": [dataclasses.asdict(c) for c in candidates],
+            "sizes": {size: {c: row.to_dict() for c, row in rows.items()} for size, rows in table.items()},
+            "recommendations": {size: rec.to_dict() for size, rec in recommendations.items()},
+            "recommended_dir": str(recommended) if recommended else None,
+            "probes": {name: dataclasses.asdict(probe) for name, probe in probes.items()},
+            "runs": list(records.values()),
+            "seconds": time.perf_counter() - started,
+        }
+        write_json(root / COMPARISON_JSON, payload)
+        if any(row.mean is not None for rows in table.values() for row in rows.values()):
+            plot_comparison(root / COMPARISON_PNG, table, metric, _rows_per_size(runs, records))
+        elif any(r.get("status") == OK for r in records.values()):
+            raise RecipeError(
+                f"No finished run reports validation {metric!r}: set --metric to one the recipe computes "
+                f"(its `metrics`: {', '.join(map(str, base.get('metrics') or ['accuracy']))})."
+            )
+    finally:
+        lock.close()
+    return ComparisonResult(root, table, recommendations, list(records.values()), recommended)
