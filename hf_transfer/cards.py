@@ -308,6 +308,14 @@ def render_model_card(
     }
     if metrics.get("processes", 1) > 1:
         hyper_parameters["processes"] = metrics["processes"]
+    if metrics.get("class_weights"):  # the weights `class_weight` resolved to on the training rows
+        hyper_parameters["class_weights"] = _rounded(metrics["class_weights"])
+    if metrics.get("early_stopping"):
+        stop = metrics["early_stopping"]
+        hyper_parameters["early_stopping"] = (
+            f"patience {stop['patience']} on {stop['metric']}: stopped at step {stop['stopped_at_step']} of "
+            f"{stop['planned_steps']}, best {stop['best_metric']}"
+        )
     name = model_name or (repo_id.split("/")[-1] if repo_id else Path(load_path).name)
     card_data = ModelCardData(
         base_model=base_model if on_hub else None,
@@ -371,6 +379,12 @@ def render_model_card(
         example_text=EXAMPLE_TEXT,
         versions=_versions(),
     )
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 4) if isinstance(value, float) else value
 
 
 def comparison_section(markdown: str | None) -> str:

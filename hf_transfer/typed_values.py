@@ -58,7 +58,13 @@ def _type_name(annotation: Any) -> str:
     return _NAMES.get(annotation) or getattr(annotation, "__name__", str(annotation))
 
 
-_KEY_EXAMPLES = {"max_length": "128", "num_train_epochs": "3", "num_layers": "2", "image_size": "96"}
+_KEY_EXAMPLES = {
+    "max_length": "128",
+    "num_train_epochs": "3",
+    "num_layers": "2",
+    "image_size": "96",
+    "class_weight": "balanced",
+}
 
 
 def _example(annotation: Any, key: str = "") -> str:

@@ -20,6 +20,7 @@ from ..data.degrade import KINDS
 from ..errors import RecipeError, did_you_mean
 from ..metrics import check_metric_names
 from ..strategies import StrategyConfig, build_strategy_config
+from ..wrappers.class_weighting import check_class_weight_spec
 
 
 @dataclass
@@ -303,9 +304,32 @@ class TransferTrainingArguments(TrainingArguments):
             "hf_transfer'). hf_transfer pushes once, after the run is saved, never checkpoints."
         },
     )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "Stop when the validation `metric_for_best_model` (default: loss) has not improved for this "
+            "many evaluations (transformers' EarlyStoppingCallback); the best checkpoint is loaded at the end "
+            "(`load_best_model_at_end` is switched on). Needs evaluations: eval_strategy epoch or steps."
+        },
+    )
+    early_stopping_threshold: float = field(
+        default=0.0,
+        metadata={"help": "How much better than the best so far an evaluation must be to count as improving."},
+    )
+    class_weight: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Weighted loss for imbalanced labels: `balanced` (w_c = n / (k · n_c) from the training "
+            "rows) or a mapping {label: weight} (others 1); for multi-task, `balanced` or {task: balanced | "
+            "{label: weight}}. Reported in metrics.json and the card. On the command line a JSON object."
+        },
+    )
 
     def __post_init__(self):
         self._check_ranges()
+        self.class_weight = json_spec(self.class_weight, "class_weight")
+        check_class_weight_spec(self.class_weight)
+        self._check_early_stopping()
         if self.layerwise_lr_decay is not None and not 0 < self.layerwise_lr_decay <= 1:
             raise RecipeError(f"`layerwise_lr_decay` must be in (0, 1], got {self.layerwise_lr_decay}.")
         if self.dataloader_pin_memory and not torch.cuda.is_available():
@@ -321,6 +345,29 @@ class TransferTrainingArguments(TrainingArguments):
                 True  # bf16 autocast on a CPU-only machine: transformers asks for `use_cpu` explicitly
             )
         super().__post_init__()
+
+    def _check_early_stopping(self) -> None:
+        """Early stopping needs evaluations and a checkpoint at each of them (the best one is loaded at the end)."""
+        if self.early_stopping_patience is None:
+            return
+        if self.early_stopping_patience < 1:
+            raise RecipeError(
+                f"`early_stopping_patience` must be at least 1 (evaluations without improvement), got "
+                f"{self.early_stopping_patience}."
+            )
+        eval_strategy, save_strategy = str(_value(self.eval_strategy)), str(_value(self.save_strategy))
+        if eval_strategy == "no":
+            raise RecipeError(
+                "`early_stopping_patience` needs evaluations, but `eval_strategy` is no: set `eval_strategy: "
+                "epoch` (or steps with `eval_steps`)."
+            )
+        if save_strategy not in (eval_strategy, "best"):
+            raise RecipeError(
+                f"`early_stopping_patience` loads the best checkpoint at the end, so checkpoints must follow the "
+                f"evaluations: `save_strategy` is {save_strategy} and `eval_strategy` {eval_strategy}. Set "
+                f"`save_strategy: {eval_strategy}`."
+            )
+        self.load_best_model_at_end = True
 
     def _check_ranges(self) -> None:
         """Values transformers would accept and then fail on (or silently train nothing with)."""
@@ -343,6 +390,10 @@ class TransferTrainingArguments(TrainingArguments):
         if self.metrics is not None and not self.metrics:
             raise RecipeError("`metrics` is empty: list at least one, e.g. `metrics: [accuracy, f1]`.")
         check_metric_names(self.metrics or [])
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, "value", value)
 
 
 def _has_accelerator() -> bool:

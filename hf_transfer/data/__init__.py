@@ -5,7 +5,7 @@ from .builtin_datasets import BUILTIN_DATASETS, list_builtin_datasets, load_buil
 from .degrade import degrade, degrade_splits
 from .images import Augmentation, ImageTransform, encode_image_splits
 from .inputs import data_collator, encode_splits, input_column, input_columns, input_role, is_image_processor
-from .labels import encode_labels
+from .labels import encode_labels, label_counts
 from .loading import check_columns, check_known_labels, label_names, load_raw_datasets
 from .pil import to_pil
 from .text import encode_text_splits, tokenize_splits
@@ -21,6 +21,7 @@ __all__ = [
     "degrade_splits",
     "encode_image_splits",
     "encode_labels",
+    "label_counts",
     "encode_splits",
     "encode_text_splits",
     "input_column",

@@ -17,3 +17,18 @@ def encode_labels(raw: DatasetDict, label_column: str, names: list[str]) -> Data
                 lambda batch: {"labels": [label2id[str(v)] for v in batch[label_column]]}, batched=True
             )
     return DatasetDict(encoded)
+
+
+def label_counts(dataset, label_column: str, names: list[str]) -> list[int]:
+    """Rows per class of a raw split, in ``names`` order (as :func:`encode_labels` numbers them)."""
+    counts = [0] * len(names)
+    values = dataset[label_column]
+    if isinstance(dataset.features[label_column], ClassLabel):
+        ids = values
+    else:
+        label2id = {name: i for i, name in enumerate(names)}
+        ids = [label2id[str(v)] for v in values if str(v) in label2id]
+    for i in ids:
+        if i is not None and 0 <= i < len(names):
+            counts[i] += 1
+    return counts

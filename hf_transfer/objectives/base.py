@@ -56,6 +56,7 @@ class TrainerInputs:
     wrap_collator: Callable | None = (
         None  # the run's collator → the one to train with (UDALM's target masking)
     )
+    compute_loss_func: Callable | None = None  # the loss from the logits (class weights); None: the model's own
 
 
 class Objective:

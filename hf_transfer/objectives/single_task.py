@@ -19,6 +19,7 @@ from ..data import (
     check_known_labels,
     encode_splits,
     input_columns,
+    label_counts,
     label_names,
     load_raw_datasets,
 )
@@ -26,6 +27,7 @@ from ..errors import DataError
 from ..metrics import MetricSuite
 from ..modeling import load_classifier
 from ..wrappers import load_trained_classifier
+from ..wrappers.class_weighting import LogitsLoss, WeightedCrossEntropyLoss, class_weight_values
 from .base import Objective, ObjectiveData, TrainerInputs, register_objective
 from .records import EvaluationInputs, SavedRun, input_record, prediction_pairs
 
@@ -64,13 +66,28 @@ class SingleTask(Objective):
     def describe_data(self) -> str:
         return f"labels: {', '.join(self.data.labels)}"
 
+    def class_weights(self) -> list[float] | None:
+        """The weight of each class (``class_weight``), from the training rows; None without class weights."""
+        spec = self.recipe.training.class_weight
+        if spec is None:
+            return None
+        counts = label_counts(self.data.raw["train"], self.recipe.data.label_column, self.data.labels)
+        return class_weight_values(spec, self.data.labels, counts)
+
     def trainer_inputs(self, model, processor) -> TrainerInputs:
         encoded = self.data.encoded
         metrics = MetricSuite(self.recipe.training.metrics, num_labels=len(self.data.labels))
-        return TrainerInputs(model, encoded["train"], encoded["validation"], metrics)
+        weights = self.class_weights()
+        smoothing = self.recipe.training.label_smoothing_factor
+        loss = LogitsLoss(WeightedCrossEntropyLoss(weights, smoothing)) if weights else None
+        return TrainerInputs(model, encoded["train"], encoded["validation"], metrics, compute_loss_func=loss)
 
     def record(self) -> dict[str, Any]:
-        return {"labels": self.data.labels}
+        weights = self.class_weights()
+        return {
+            "labels": self.data.labels,
+            **({"class_weights": dict(zip(self.data.labels, weights, strict=True))} if weights else {}),
+        }
 
     def write_predictions(self, path: Path, logits) -> None:
         """One JSON line per test row: its text (or, for images, its row number), true label, prediction, score."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from peft import PeftModel
+from transformers import EarlyStoppingCallback
 
 from ..data import data_collator, is_image_processor
 from ..metrics import strip_prefix
@@ -53,6 +54,31 @@ def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: P
             run.processor.save_pretrained(output_dir / MERGED_DIR)
 
 
+def early_stopping(args) -> list:
+    """transformers' EarlyStoppingCallback when the recipe asks for it."""
+    if args.early_stopping_patience is None:
+        return []
+    return [EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold)]
+
+
+def early_stopping_report(args, trainer: TransferTrainer) -> dict[str, Any]:
+    """Where early stopping stopped, and the best evaluation it kept."""
+    if args.early_stopping_patience is None:
+        return {}
+    state = trainer.state
+    return {
+        "early_stopping": {
+            "patience": args.early_stopping_patience,
+            "metric": args.metric_for_best_model,
+            "stopped_at_step": state.global_step,
+            "planned_steps": state.max_steps,
+            "stopped_early": state.global_step < state.max_steps,
+            "best_metric": state.best_metric,
+            "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        }
+    }
+
+
 @register_stage_kind("train")
 class TrainStage(StageKind):
     """Train the recipe's objective with its strategy (what a recipe without `stages:` does)."""
@@ -89,9 +115,10 @@ class TrainStage(StageKind):
             processing_class=run.processor,
             data_collator=inputs.wrap_collator(data.collator) if inputs.wrap_collator else data.collator,
             compute_metrics=inputs.compute_metrics,
-            callbacks=[*run.strategy.callbacks(), *inputs.callbacks],
+            callbacks=[*run.strategy.callbacks(), *inputs.callbacks, *early_stopping(args)],
             strategy=run.strategy,
             train_sampler=inputs.sampler,
+            compute_loss_func=inputs.compute_loss_func,
         )
         train_output = trainer.train(resume_from_checkpoint=resume)
         objective.adjust(trainer, run.processor)
@@ -114,6 +141,7 @@ class TrainStage(StageKind):
             "train": train_output.metrics,
             **data.report,
             **objective.record(),
+            **early_stopping_report(args, trainer),
             **({"strategy_report": strategy_report} if strategy_report else {}),
             "validation": strip_prefix(
                 trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"

@@ -166,6 +166,7 @@ class DomainAdversarialModel(PreTrainedModel):
             self.alignment_loss = {"coral": CoralLoss, "mmd": MultiKernelMMDLoss}.get(
                 config.alignment, lambda: None
             )()
+        self.task_loss_function: nn.Module | None = None  # set for class weights: the loss from the task logits
         self._captured: list[torch.Tensor] = []
         self._capturing = False
         head_entry(self.task_model).register_forward_pre_hook(self._capture)
@@ -242,13 +243,14 @@ class DomainAdversarialModel(PreTrainedModel):
         # The task model's own loss: unlabelled (target) rows carry its "no label" marker, which that loss ignores
         # (-100 for a class id, NaN in a multi-task label vector). A batch of class ids without any label gets 0.
         unlabelled = labels is not None and not labels.is_floating_point() and not (labels != -100).any()
+        weighted = self.task_loss_function is not None and labels is not None and not labels.is_floating_point()
         self._captured.clear()
         hidden = getattr(self, "_hidden", [])
         hidden.clear()
         self._capturing = True
         try:
             task_output = self.task_model(
-                **inputs, **({} if labels is None or unlabelled else {"labels": labels})
+                **inputs, **({} if labels is None or unlabelled or weighted else {"labels": labels})
             )
         finally:
             self._capturing = False
@@ -256,6 +258,8 @@ class DomainAdversarialModel(PreTrainedModel):
         features = pool_features(self._captured[-1])
         self._captured.clear()
         task_loss = None if labels is None else logits.sum() * 0.0 if unlabelled else task_output.loss
+        if weighted and not unlabelled:
+            task_loss = self.task_loss_function(logits, labels)  # class weights (`class_weight`)
         if domains is None:  # evaluation / prediction: the task path alone
             hidden.clear()
             return DomainAdaptationOutput(loss=task_loss, logits=logits)

@@ -159,15 +159,26 @@ class UncertaintyWeighting(nn.Module):
         return (present * (self.scales * torch.exp(-s) * losses + 0.5 * s)).sum()
 
 
-def task_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def task_loss(
+    kind: str, logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One task's mean loss over the rows whose label is present, and whether any row was (0-dim float).
 
     ``labels`` is the task's slice of the batch labels, ``(batch, width)`` with ``NaN`` where missing. Missing rows
-    stay in the graph with weight 0, so the head always gets a (zero) gradient.
+    stay in the graph with weight 0, so the head always gets a (zero) gradient. ``class_weights`` ``(classes,)``
+    (single-label tasks): each row weighs ``w_{y_i}`` and the mean is over those weights,
+    ``Σ_i w_{y_i} CE_i / Σ_i w_{y_i}``.
     """
     missing = labels.isnan().any(dim=-1)
     present = (~missing).to(logits.dtype)
     filled = labels.nan_to_num(0.0)
+    if kind == "single_label_classification" and class_weights is not None:
+        ids = filled[:, 0].long()
+        row_weights = class_weights.to(device=logits.device, dtype=logits.dtype)[ids] * present
+        per_row = nn.functional.cross_entropy(logits, ids, reduction="none")
+        return (per_row * row_weights).sum() / row_weights.sum().clamp(min=1e-12), (present.sum() > 0).to(
+            logits.dtype
+        )
     if kind == "single_label_classification":
         per_row = nn.functional.cross_entropy(logits, filled[:, 0].long(), reduction="none")
     elif kind == "multi_label_classification":
@@ -204,6 +215,7 @@ class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
         if config.loss_weighting == "uncertainty":
             scales = [0.5 if task["kind"] == "regression" else 1.0 for task in config.tasks]
             self.loss_weighting = UncertaintyWeighting(scales)
+        self.class_weights: dict[str, torch.Tensor] = {}  # per task, for `class_weight` (training only, not saved)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -266,7 +278,12 @@ class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
         label_slices = self.config.label_slices()
         losses, present = [], []
         for task in self.config.tasks:
-            loss, seen = task_loss(task["kind"], outputs[task["name"]], labels[:, label_slices[task["name"]]])
+            loss, seen = task_loss(
+                task["kind"],
+                outputs[task["name"]],
+                labels[:, label_slices[task["name"]]],
+                self.class_weights.get(task["name"]),
+            )
             losses.append(loss)
             present.append(seen)
         losses, present = torch.stack(losses), torch.stack(present)

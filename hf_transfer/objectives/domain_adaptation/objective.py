@@ -225,6 +225,8 @@ class DomainAdaptation(Objective):
             if config.type == "udalm"
             else None
         )
+        if inputs.compute_loss_func is not None:  # class weights: the wrapper weighs its task loss
+            wrapped.task_loss_function = inputs.compute_loss_func.loss
         return dataclasses.replace(
             inputs,
             model=wrapped,
@@ -232,6 +234,7 @@ class DomainAdaptation(Objective):
             sampler=sampler,
             callbacks=[*inputs.callbacks, LambdaScheduleCallback(config)],
             wrap_collator=masking,
+            compute_loss_func=None,
         )
 
     def adjust(self, trainer, processor) -> None:

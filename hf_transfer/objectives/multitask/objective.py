@@ -11,13 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from datasets import DatasetDict
 
 from ...data import encode_splits
 from ...data.builtin_datasets import BUILTIN_DATASETS
 from ...data.describe import dataset_reference, is_hub_id
-from ...errors import DataError
+from ...errors import DataError, RecipeError
 from ...wrappers import load_multitask_model, load_trained_classifier
+from ...wrappers.class_weighting import BALANCED, class_weight_values
 from ...wrappers.multitask import MultiTaskConfig
 from ..base import Objective, ObjectiveData, TrainerInputs, register_objective
 from ..records import EvaluationInputs, SavedRun, input_record, prediction_pairs
@@ -80,8 +82,36 @@ class MultiTask(Objective):
             for t in self.tasks_data.tasks
         )
 
+    def class_weights(self) -> dict[str, list[float]]:
+        """Per single-label task, its class weights (``class_weight``: ``balanced`` for every such task, or
+        ``{task: balanced | {label: weight}}``), counted on the packed training labels."""
+        spec = self.recipe.training.class_weight
+        if spec is None:
+            return {}
+        tasks = {t["name"]: t for t in self.tasks_data.tasks if t["kind"] == "single_label_classification"}
+        if spec == BALANCED:
+            spec = dict.fromkeys(tasks, BALANCED)
+        unknown = [name for name in spec if name not in tasks]
+        if unknown:
+            raise RecipeError(
+                f"`class_weight` of a multi-task recipe maps single-label task names to `balanced` or {{label: "
+                f"weight}}; {', '.join(map(repr, unknown))} is none of them (tasks: {', '.join(tasks) or 'none'})."
+            )
+        packed = self.tasks_data.encoded["train"].with_format(None)["labels"]
+        slices = MultiTaskConfig(tasks=self.tasks_data.tasks).label_slices()
+        weights = {}
+        for name, task_spec in spec.items():
+            column = slices[name].start
+            ids = [int(row[column]) for row in packed if row[column] == row[column]]  # NaN: not this task's row
+            counts = [ids.count(i) for i in range(len(tasks[name]["labels"]))]
+            weights[name] = class_weight_values(task_spec, tasks[name]["labels"], counts)
+        return weights
+
     def trainer_inputs(self, model, processor) -> TrainerInputs:
         settings, args, data = self.settings, self.recipe.training, self.tasks_data
+        weights = self.class_weights()
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base.class_weights = {name: torch.tensor(values) for name, values in weights.items()}
         metrics = MultiTaskMetrics(data.tasks, {t.name: t.metrics for t in settings.tasks})
         self.sampler = None
         if settings.homogeneous:
@@ -97,8 +127,20 @@ class MultiTask(Objective):
 
     def record(self) -> dict[str, Any]:
         settings, data = self.settings, self.tasks_data
+        weights = self.class_weights()
         return {
             "labels": self.data.labels,
+            **(
+                {
+                    "class_weights": {
+                        name: dict(zip(task["labels"], weights[name], strict=True))
+                        for task in self.tasks_data.tasks
+                        if (name := task["name"]) in weights
+                    }
+                }
+                if weights
+                else {}
+            ),
             "multitask": {
                 "tasks": data.tasks,
                 "batching": "homogeneous" if settings.homogeneous else "mixed",
