@@ -147,16 +147,19 @@ def saved_model_kind(path: str | Path) -> str:
     return _kind(config.get("model_type", ""), (path / ADAPTER_CONFIG_FILE).is_file())
 
 
-def _results(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+def _scores(values: dict[str, Any]) -> dict[str, float]:
     return {
-        split: {
-            k: v
-            for k, v in metrics[split].items()
-            if k not in TIMING_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-        for split in ("validation", "test", "target_test")
-        if split in metrics
+        k: v
+        for k, v in values.items()
+        if k not in TIMING_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
     }
+
+
+def _results(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Scores per split, then per named evaluation set (`eval_files`)."""
+    results = {split: _scores(metrics[split]) for split in ("validation", "test", "target_test") if split in metrics}
+    results.update({name: _scores(values) for name, values in (metrics.get("eval_sets") or {}).items()})
+    return results
 
 
 def eval_results(
@@ -297,6 +300,10 @@ def render_model_card(
         "split_datasets": {},
         "domain": None,
     }
+    for name, spec in (recipe_values.get("eval_files") or {}).items():  # each named set against its own data
+        reference = spec if isinstance(spec, dict) else {"test_file": spec}
+        split = spec.get("split", "test") if isinstance(spec, dict) else name
+        context["split_datasets"][name] = (dataset_reference(reference, modality=modality), split)
     saved = SavedRun(Path(load_path), recipe_values, metrics, recorded_objectives(metrics))
     for name in reversed(saved.objectives):  # the task objective first, then the wrappers around it
         objective_class(name).card(context, saved)

@@ -12,7 +12,7 @@ from conftest import tiny_batch, tiny_model
 
 from hf_transfer import parse_recipe, train
 from hf_transfer.data import load_raw_datasets
-from hf_transfer.errors import RecipeError
+from hf_transfer.errors import DataError, RecipeError
 from hf_transfer.training import TransferTrainer
 from hf_transfer.wrappers import DomainAdversarialModel
 from hf_transfer.wrappers.class_weighting import LogitsLoss, WeightedCrossEntropyLoss, class_weight_values
@@ -169,3 +169,66 @@ def test_early_stopping_stops_when_the_validation_metric_stops_improving(tiny_re
     stop = result.metrics["early_stopping"]
     assert stop["stopped_early"] and stop["stopped_at_step"] == 3 < stop["planned_steps"] == 40
     assert stop["best_checkpoint"] == "checkpoint-1" and stop["metric"] == "accuracy"
+
+
+# ---- named evaluation sets --------------------------------------------------------------------------------------
+
+
+def test_named_evaluation_sets_are_scored_reported_and_can_choose_the_checkpoint(tiny_recipe, review_files):
+    import pandas as pd
+
+    reviews = review_files["csv"].with_name("reviews_as_training_columns.csv")
+    frame = pd.read_csv(review_files["csv"]).rename(columns={"review": "text", "sentiment": "label"})
+    frame.to_csv(reviews, index=False)
+    recipe = tiny_recipe(
+        eval_files={
+            "reviews": str(reviews),
+            "amazon": {"dataset_name": "sentiment_domains", "dataset_config_name": "amazon", "split": "test"},
+        },
+        max_steps=4,
+        eval_strategy="steps",
+        eval_steps=2,
+        save_strategy="steps",
+        save_steps=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="amazon_accuracy",
+    )
+    result = train(recipe)
+    sets = result.metrics["eval_sets"]
+    assert set(sets) == {"reviews", "amazon"} and result.metrics["rows"]["amazon"] == 32  # max_eval_samples
+    logged = [entry for entry in result.trainer.state.log_history if "eval_amazon_accuracy" in entry]
+    assert len(logged) == 3  # at steps 2 and 4, then the final score
+    assert any("eval_validation_accuracy" in e for e in result.trainer.state.log_history)
+    assert result.trainer.args.metric_for_best_model == "amazon_accuracy"
+    assert result.trainer.state.best_metric == max(e["eval_amazon_accuracy"] for e in logged[:2])
+    assert sets["amazon"]["accuracy"] == logged[-1]["eval_amazon_accuracy"]
+    card = (Path(result.output_dir) / "README.md").read_text()
+    assert "amazon" in card and "reviews" in card
+
+
+def test_a_metric_without_a_set_name_means_validation(tiny_recipe, review_files):
+    recipe = parse_recipe(
+        tiny_recipe(eval_files={"other": str(review_files["csv"])}, metric_for_best_model="accuracy")
+    )
+    assert recipe.training.metric_for_best_model == "validation_accuracy"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"test": "x.csv"}, "other than train, validation, test"),
+        ({"a b": "x.csv"}, "must be a word"),
+        ({"amazon": {"dataset_config_name": "amazon"}}, "takes dataset_name \\(required\\)"),
+        ({"amazon": 3}, "must be a file path or a mapping"),
+        ("x.csv", "must be a non-empty mapping"),
+    ],
+)
+def test_bad_eval_files_are_refused(tiny_recipe, spec, message):
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe(tiny_recipe(eval_files=spec))
+
+
+def test_a_missing_evaluation_split_names_the_splits(tiny_recipe):
+    recipe = tiny_recipe(eval_files={"amazon": {"dataset_name": "sentiment_domains", "dataset_config_name": "amazon", "split": "dev"}}, max_steps=1)
+    with pytest.raises(DataError, match="has no 'dev' split; its splits"):
+        train(recipe)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,15 @@ class DataArguments:
         default=None, metadata={"help": "Local validation file (same formats)."}
     )
     test_file: str | None = field(default=None, metadata={"help": "Local test file (same formats)."})
+    eval_files: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "More evaluation sets, by name: {name: file path} or {name: {dataset_name: ..., "
+            "dataset_config_name: ..., split: test}}, with the columns of the training data. Each is scored at "
+            "every evaluation and at the end (metrics.json `eval_sets`, the card); `metric_for_best_model: "
+            "<name>_<metric>` chooses checkpoints on one (default: validation). On the command line a JSON object."
+        },
+    )
     text_column: str = field(default="text", metadata={"help": "Column holding the input text."})
     text_pair_column: str | None = field(
         default=None, metadata={"help": "Second text column, for sentence-pair tasks (NLI, paraphrase)."}
@@ -167,6 +177,7 @@ class DataArguments:
                 "No data: set `dataset_name` (a built-in dataset such as rotten_tomatoes_snippets, a Hub id or a "
                 "local dataset directory) or `train_file` (a local csv/json/jsonl/parquet file)."
             )
+        self.eval_files = check_eval_files(json_spec(self.eval_files, "eval_files"))
         if not 0 < self.validation_split_size < 1:
             raise RecipeError(f"`validation_split_size` must be in (0, 1), got {self.validation_split_size}.")
         if self.max_length < 1:
@@ -205,6 +216,35 @@ def check_degrade(kinds: list[str] | None, severity: int, key: str) -> None:
         )
     if not 1 <= severity <= 5:
         raise RecipeError(f"`{key}_severity` must be 1 to 5, got {severity}.")
+
+
+RESERVED_SPLITS = ("train", "validation", "test", "target_test")
+EVAL_SET_KEYS = ("dataset_name", "dataset_config_name", "split")
+
+
+def check_eval_files(spec: Any) -> dict[str, Any] | None:
+    """``eval_files``: a mapping of set names to a file path or ``{dataset_name, dataset_config_name, split}``."""
+    if spec is None:
+        return None
+    example = "e.g. `eval_files: {amazon: data/amazon_test.csv}`"
+    if not isinstance(spec, dict) or not spec:
+        raise RecipeError(f"`eval_files` must be a non-empty mapping of names to files, got {spec!r}; {example}.")
+    for name, source in spec.items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(name)) or name in RESERVED_SPLITS:
+            raise RecipeError(
+                f"`eval_files` name {name!r} must be a word (letters, digits, _) other than "
+                f"{', '.join(RESERVED_SPLITS)}: it names the set in metrics (`{name}_accuracy`); {example}."
+            )
+        if isinstance(source, dict):
+            unknown = [key for key in source if key not in EVAL_SET_KEYS]
+            if unknown or not source.get("dataset_name"):
+                raise RecipeError(
+                    f"`eval_files.{name}` as a mapping takes dataset_name (required), dataset_config_name and "
+                    f"split (default test){f'; not {unknown}' if unknown else ''}."
+                )
+        elif not isinstance(source, str) or not source:
+            raise RecipeError(f"`eval_files.{name}` must be a file path or a mapping with dataset_name; {example}.")
+    return {str(name): source for name, source in spec.items()}
 
 
 def json_spec(value: Any, key: str) -> Any:

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -249,3 +250,39 @@ def label_names(raw: DatasetDict, label_column: str) -> list[str]:
     names = [str(value) for value in sorted(train_values)]
     check_known_labels(raw, label_column, names)
     return names
+
+
+def load_eval_sets(data_args, seed: int = 42, label_column: str | None = None) -> DatasetDict:
+    """The recipe's named evaluation sets (``eval_files``): each a local file, or a split of a named dataset;
+    ``max_eval_samples`` and ``degrade`` apply to them as to validation."""
+    sets = {}
+    for name, source in (data_args.eval_files or {}).items():
+        if isinstance(source, str):
+            dataset = read_data_file(source, name, data_args.file_encoding, key=f"eval_files.{name}")
+        else:
+            named = dataclasses.replace(
+                data_args,
+                dataset_name=source["dataset_name"],
+                dataset_config_name=source.get("dataset_config_name"),
+                train_file=None,
+            )
+            splits = _load_named(named)
+            split = source.get("split", "test")
+            if split not in splits:
+                raise DataError(
+                    f"`eval_files.{name}`: {source['dataset_name']} has no {split!r} split; its splits: "
+                    f"{', '.join(splits)}. Set `split`."
+                )
+            dataset = splits[split]
+        limit = data_args.max_eval_samples
+        if limit is not None and len(dataset) > limit:
+            dataset = dataset.shuffle(seed=seed).select(range(limit))
+        if len(dataset) == 0:
+            raise DataError(f"The evaluation set {name!r} (`eval_files.{name}`) is empty. Check it.")
+        sets[name] = dataset
+    raw = DatasetDict(sets)
+    if label_column is not None:
+        raw = handle_unlabelled_rows(raw, label_column, getattr(data_args, "drop_unlabelled_rows", False))
+    if getattr(data_args, "degrade", None):
+        raw = degrade_splits(raw, data_args.image_column, data_args.degrade, data_args.degrade_severity, seed)
+    return raw

@@ -41,6 +41,7 @@ class ObjectiveData:
     raw: Any
     encoded: DatasetDict
     labels: Any
+    eval_sets: list[str] = field(default_factory=list)  # named evaluation sets (`eval_files`), in `encoded` too
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ..data import (
     input_columns,
     label_counts,
     label_names,
+    load_eval_sets,
     load_raw_datasets,
 )
 from ..errors import DataError
@@ -44,12 +45,26 @@ class SingleTask(Objective):
         data_args, args = self.recipe.data, self.recipe.training
         seed = args.data_seed if args.data_seed is not None else args.seed
         raw = load_raw_datasets(data_args, seed=seed, label_column=data_args.label_column)
-        check_columns(raw, input_columns(data_args, processor))
+        extra = load_eval_sets(data_args, seed=seed, label_column=data_args.label_column)
+        check_columns(DatasetDict({**raw, **extra}), input_columns(data_args, processor))
         names = label_names(raw, data_args.label_column)
+        check_known_labels(extra, data_args.label_column, names)
+        raw = DatasetDict({**raw, **extra})
         with args.main_process_first(desc="tokenising"):
             encoded = encode_splits(raw, data_args, processor, names)
-        self.data = ObjectiveData(raw=raw, encoded=encoded, labels=names)
+        self.data = ObjectiveData(raw=raw, encoded=encoded, labels=names, eval_sets=list(extra))
         return self.data
+
+    @classmethod
+    def check_recipe(cls, recipe, source: str) -> None:
+        """With named evaluation sets the Trainer names metrics `<set>_<metric>`: a `metric_for_best_model`
+        without a set's name means validation's."""
+        sets = recipe.data.eval_files
+        args = recipe.training
+        if sets and args.metric_for_best_model:
+            metric = args.metric_for_best_model.removeprefix("eval_")
+            if not any(metric.startswith(f"{name}_") for name in ("validation", *sets)):
+                args.metric_for_best_model = f"validation_{metric}"
 
     def build_model(self, checkpoint, default_pooling: str):
         model_args = self.recipe.model
@@ -80,7 +95,10 @@ class SingleTask(Objective):
         weights = self.class_weights()
         smoothing = self.recipe.training.label_smoothing_factor
         loss = LogitsLoss(WeightedCrossEntropyLoss(weights, smoothing)) if weights else None
-        return TrainerInputs(model, encoded["train"], encoded["validation"], metrics, compute_loss_func=loss)
+        evaluation = encoded["validation"]
+        if self.data.eval_sets:  # the Trainer scores each set at every evaluation (metrics `eval_<set>_…`)
+            evaluation = {"validation": evaluation, **{name: encoded[name] for name in self.data.eval_sets}}
+        return TrainerInputs(model, encoded["train"], evaluation, metrics, compute_loss_func=loss)
 
     def record(self) -> dict[str, Any]:
         weights = self.class_weights()

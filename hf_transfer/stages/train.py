@@ -147,6 +147,12 @@ class TrainStage(StageKind):
                 trainer.evaluate(encoded["validation"], metric_key_prefix="eval"), "eval"
             ),
         }
+        eval_sets = {
+            name: strip_prefix(trainer.evaluate(encoded[name], metric_key_prefix=f"eval_{name}"), f"eval_{name}")
+            for name in (objective.data.eval_sets if objective.data else [])
+        }
+        if eval_sets:
+            results["eval_sets"] = eval_sets
         results.update(objective.finish(trainer, run.processor, out))
         test_logits = None
         if "test" in encoded:

@@ -82,6 +82,14 @@ class MultiTask(Objective):
             for t in self.tasks_data.tasks
         )
 
+    @classmethod
+    def check_recipe(cls, recipe, source: str) -> None:
+        if recipe.data.eval_files:
+            raise RecipeError(
+                f"{source}: `eval_files` adds evaluation sets to a single-task recipe; a multi-task recipe names "
+                "each task's data in its `multitask:` block. Drop `eval_files`."
+            )
+
     def class_weights(self) -> dict[str, list[float]]:
         """Per single-label task, its class weights (``class_weight``: ``balanced`` for every such task, or
         ``{task: balanced | {label: weight}}``), counted on the packed training labels."""
