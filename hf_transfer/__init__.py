@@ -34,6 +34,7 @@ from .run import TrainResult, train
 from .stages import StageKind, list_stage_kinds, register_stage_kind
 from .strategies import build_strategy, list_strategies, register_strategy
 from .training import TransferTrainer
+from .tune import TuneArguments, TuneResult, tune
 
 __version__ = "0.1.0"
 
@@ -56,6 +57,8 @@ __all__ = [
     "TrainResult",
     "TransferTrainer",
     "TransferTrainingArguments",
+    "TuneArguments",
+    "TuneResult",
     "__version__",
     "build_strategy",
     "compare",
@@ -74,4 +77,5 @@ __all__ = [
     "register_strategy",
     "resolve_checkpoint",
     "train",
+    "tune",
 ]

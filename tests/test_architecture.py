@@ -45,7 +45,7 @@ LAYERS = [
     ("stages",),
     ("cards", "report", "publish", "inference", "evaluation"),
     ("run",),
-    ("compare",),
+    ("compare", "tune"),
     ("cli", "__init__", "__main__"),
 ]
 

@@ -21,6 +21,7 @@ from .prepare_models import prepare_models_command_parser
 from .push import push_command_parser
 from .report import report_command_parser
 from .train import train_command_parser
+from .tune import tune_command_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     for register in (
         train_command_parser,
         compare_command_parser,
+        tune_command_parser,
         evaluate_command_parser,
         predict_command_parser,
         inspect_command_parser,

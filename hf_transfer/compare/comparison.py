@@ -12,7 +12,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import shutil
 import time
@@ -23,10 +22,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..cards import render_output_card
-from ..config import load_recipe_file, parse_overrides, parse_recipe, recipe_name, resolve_recipe_path
-from ..errors import OutputDirError, RecipeError, unknown_keys
+from ..config import command_options, parse_recipe, recipe_with_block
+from ..errors import RecipeError
 from ..run_files import COMPARISON_CARD_FILE, MODEL_CARD_FILE
-from ..typed_values import coerce_fields
+from ..training.outputs import claim_folder
 from .candidates import Candidate, resolve_candidates
 from .config import DEFAULT_CANDIDATES, CompareArguments, size_name
 from .report import (
@@ -70,42 +69,13 @@ class ComparisonResult:
     recommended_dir: Path | None
 
 
-def base_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | dict[str, Any] | None):
-    """(values without the ``compare:`` block, that block, the recipe's name)."""
-    if isinstance(recipe, dict):
-        values, name = dict(recipe), "recipe"
-    else:
-        path = resolve_recipe_path(recipe)
-        values, name = load_recipe_file(path), recipe_name(path)
-    block = values.pop(BLOCK, None) or {}
-    values.pop("tune", None)
-    if not isinstance(block, dict):
-        raise RecipeError(f"The recipe's `{BLOCK}:` must be a mapping of compare options, got {block!r}.")
-    if isinstance(overrides, dict):
-        values.update(overrides)
-    elif overrides:
-        values.update(parse_overrides(list(overrides)))
-    return values, block, name
-
-
 def compare_arguments(block: dict[str, Any], given: CompareArguments | dict[str, Any] | None) -> CompareArguments:
     """The recipe's ``compare:`` block with the given options over it (the command line wins)."""
-    fields = {f.name for f in dataclasses.fields(CompareArguments)}
-    given_values = dataclasses.asdict(given) if isinstance(given, CompareArguments) else dict(given or {})
-    if isinstance(given, CompareArguments):  # only what was set differs from the defaults
-        defaults = dataclasses.asdict(CompareArguments())
-        given_values = {k: v for k, v in given_values.items() if v != defaults[k]}
-    for source, values in (("the recipe's `compare:` block", block), ("the compare options", given_values)):
-        hints = unknown_keys(values, fields)
-        if hints:
-            raise RecipeError(f"Unknown key(s) in {source}: {hints} (`hf-transfer compare --help` lists them).")
-    merged = {**block, **given_values}
-    candidates = merged.pop("candidates", None)
-    typed = coerce_fields(CompareArguments, merged, "the compare options")
-    arguments = CompareArguments(**typed)
-    arguments.candidates = list(candidates) if candidates is not None else None  # names or mappings
-    if arguments.candidates is not None and not arguments.candidates:
-        raise RecipeError("`candidates` is empty: name at least one, e.g. --candidates lora full.")
+    arguments = command_options(CompareArguments, block, given, "compare", raw=("candidates",))
+    if arguments.candidates is not None:
+        arguments.candidates = list(arguments.candidates)  # names or mappings
+        if not arguments.candidates:
+            raise RecipeError("`candidates` is empty: name at least one, e.g. --candidates lora full.")
     return arguments
 
 
@@ -120,26 +90,8 @@ def ranking_metric(base: dict[str, Any], arguments: CompareArguments) -> str:
 
 
 def claim_comparison_dir(path: Path):
-    """Create (or reopen) the comparison folder and lock it for this process. A non-empty folder that no
-    comparison made is refused: nothing of anyone else's is ever overwritten."""
-    if path.exists() and not path.is_dir():
-        raise OutputDirError(f"Comparison folder {path} is a file: choose a folder with --output_dir.")
-    marker = path / COMPARISON_MARKER
-    if path.is_dir() and any(path.iterdir()) and not marker.is_file():
-        raise OutputDirError(
-            f"{path} is not empty and no comparison made it: a comparison writes only into its own folder. "
-            "Choose another --output_dir."
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    handle = open(marker, "a+", encoding="utf-8")  # noqa: SIM115 (held open: the lock lives as long as it)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise OutputDirError(
-            f"Another comparison is running in {path}: wait for it, or choose another --output_dir."
-        ) from None
-    return handle
+    """Create (or reopen) the comparison folder and lock it (see :func:`claim_folder`)."""
+    return claim_folder(path, COMPARISON_MARKER, "comparison")
 
 
 def plan_runs(
@@ -237,7 +189,7 @@ def compare(
     (``["--num_train_epochs", "1"]``). Every candidate's recipe is checked before the first run. Finished runs in
     the comparison folder are reused. Returns a :class:`ComparisonResult`; the files are in its ``output_dir``.
     """
-    base, block, name = base_recipe(recipe, overrides)
+    base, block, name = recipe_with_block(recipe, overrides, BLOCK)
     arguments = compare_arguments(block, arguments)
     candidates = resolve_candidates(list(arguments.candidates or DEFAULT_CANDIDATES), base)
     metric = ranking_metric(base, arguments)

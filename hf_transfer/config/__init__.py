@@ -25,10 +25,12 @@ from .recipe import (
     argument_classes,
     argument_parser,
     check_keys,
+    command_options,
     field_names,
     load_recipe_file,
     parse_overrides,
     parse_recipe,
+    recipe_with_block,
     typed_recipe_values,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "argument_parser",
     "check_degrade",
     "check_keys",
+    "command_options",
     "default_output_dir",
     "field_names",
     "json_spec",
@@ -54,6 +57,7 @@ __all__ = [
     "parse_overrides",
     "parse_recipe",
     "recipe_name",
+    "recipe_with_block",
     "resolve_recipe_path",
     "shipped_recipes",
     "typed_recipe_values",

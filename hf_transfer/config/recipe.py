@@ -28,7 +28,7 @@ from transformers import HfArgumentParser
 
 from ..errors import HfTransferError, RecipeError, did_you_mean, unknown_keys
 from ..objectives import OBJECTIVES, objective_class, task_objective_name, wrapper_names
-from ..typed_values import coerce, field_types
+from ..typed_values import coerce, coerce_fields, field_types
 from .arguments import (
     DataArguments,
     ModelArguments,
@@ -162,6 +162,47 @@ def load_recipe_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise RecipeError(f"Recipe {path} must be a mapping of keys to values, got {type(values).__name__}.")
     return values
+
+
+def recipe_with_block(
+    recipe: str | Path | dict[str, Any], overrides: list[str] | dict[str, Any] | None, block: str
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A recipe for another command (``compare``, ``tune``): its values with the command blocks taken out and the
+    overrides applied, that command's block (``{}`` when absent), and the recipe's name."""
+    if isinstance(recipe, dict):
+        values, name = dict(recipe), "recipe"
+    else:
+        path = resolve_recipe_path(recipe)
+        values, name = load_recipe_file(path), recipe_name(path)
+    blocks = {key: values.pop(key, None) for key in COMMAND_BLOCKS}
+    own = blocks.get(block) or {}
+    if not isinstance(own, dict):
+        raise RecipeError(f"The recipe's `{block}:` must be a mapping of {block} options, got {own!r}.")
+    if isinstance(overrides, dict):
+        values.update(overrides)
+    elif overrides:
+        values.update(parse_overrides(list(overrides)))
+    return values, own, name
+
+
+def command_options(cls: type, block: dict[str, Any], given: Any, command: str, raw: tuple[str, ...] = ()):
+    """A command's options dataclass from the recipe's block with the given options over it (the command line
+    wins). ``raw`` fields (lists of mappings, nested specs) pass untyped."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    if isinstance(given, cls):  # only what was set differs from the defaults
+        defaults = dataclasses.asdict(cls())
+        given = {k: v for k, v in dataclasses.asdict(given).items() if v != defaults[k]}
+    given = dict(given or {})
+    for source, values in ((f"the recipe's `{command}:` block", block), (f"the {command} options", given)):
+        hints = unknown_keys(values, fields)
+        if hints:
+            raise RecipeError(f"Unknown key(s) in {source}: {hints} (`hf-transfer {command} --help` lists them).")
+    merged = {**block, **given}
+    untyped = {key: merged.pop(key) for key in raw if key in merged}
+    options = cls(**coerce_fields(cls, merged, f"the {command} options"))
+    for key, value in untyped.items():
+        setattr(options, key, value)
+    return options
 
 
 def check_keys(values: dict[str, Any], source: str) -> None:

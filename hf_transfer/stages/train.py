@@ -18,6 +18,7 @@ from transformers import EarlyStoppingCallback
 from ..data import data_collator, is_image_processor
 from ..metrics import strip_prefix
 from ..modeling.blocks import trainable_groups
+from ..objectives import TrainerInputs
 from ..run_files import (
     MERGED_DIR,
     METRICS_FILE,
@@ -79,6 +80,42 @@ def early_stopping_report(args, trainer: TransferTrainer) -> dict[str, Any]:
     }
 
 
+def training_inputs(run: PreparedRun) -> tuple[TrainerInputs, TrainingData]:
+    """The strategy's data path (cached features) and the objective's inputs (wrapper, target data, sampler)."""
+    args = run.recipe.training
+    data = run.strategy.training_data(
+        run.model,
+        TrainingData(run.encoded, data_collator(run.processor)),
+        args,
+        run.processor,
+        run.recipe.data.max_length,
+    )
+    run.objective.data.encoded = data.splits
+    no_lengths = not data.group_by_length or is_image_processor(run.processor)  # images, fixed-size features
+    if no_lengths and args.train_sampling_strategy == "group_by_length":
+        args.train_sampling_strategy = "random"
+    return run.objective.trainer_inputs(run.model, run.processor), data
+
+
+def build_trainer(run: PreparedRun, inputs: TrainerInputs, data: TrainingData, model_init=None) -> TransferTrainer:
+    """The run's Trainer; with ``model_init`` (a hyper-parameter search) it builds each trial's model."""
+    args = run.recipe.training
+    return TransferTrainer(
+        model=None if model_init else inputs.model,
+        model_init=model_init,
+        args=args,
+        train_dataset=inputs.train_dataset,
+        eval_dataset=inputs.eval_dataset,
+        processing_class=run.processor,
+        data_collator=inputs.wrap_collator(data.collator) if inputs.wrap_collator else data.collator,
+        compute_metrics=inputs.compute_metrics,
+        callbacks=[*run.strategy.callbacks(), *inputs.callbacks, *early_stopping(args)],
+        strategy=run.strategy,
+        train_sampler=inputs.sampler,
+        compute_loss_func=inputs.compute_loss_func,
+    )
+
+
 @register_stage_kind("train")
 class TrainStage(StageKind):
     """Train the recipe's objective with its strategy (what a recipe without `stages:` does)."""
@@ -91,35 +128,11 @@ class TrainStage(StageKind):
         resume = resolve_resume(args)
         run = prepare_run(recipe)
         self.prepare(run)
-        objective, encoded = run.objective, run.encoded
-        data = run.strategy.training_data(
-            run.model,
-            TrainingData(encoded, data_collator(run.processor)),
-            args,
-            run.processor,
-            recipe.data.max_length,
-        )
-        run.objective.data.encoded = encoded = data.splits
-        no_lengths = not data.group_by_length or is_image_processor(
-            run.processor
-        )  # images, fixed-size features
-        if no_lengths and args.train_sampling_strategy == "group_by_length":
-            args.train_sampling_strategy = "random"
-        inputs = objective.trainer_inputs(run.model, run.processor)
+        objective = run.objective
+        inputs, data = training_inputs(run)
+        encoded = run.encoded
         out = context.claim(recipe)  # the folder, once every input has loaded: bad input writes nothing
-        trainer = TransferTrainer(
-            model=inputs.model,
-            args=args,
-            train_dataset=inputs.train_dataset,
-            eval_dataset=inputs.eval_dataset,
-            processing_class=run.processor,
-            data_collator=inputs.wrap_collator(data.collator) if inputs.wrap_collator else data.collator,
-            compute_metrics=inputs.compute_metrics,
-            callbacks=[*run.strategy.callbacks(), *inputs.callbacks, *early_stopping(args)],
-            strategy=run.strategy,
-            train_sampler=inputs.sampler,
-            compute_loss_func=inputs.compute_loss_func,
-        )
+        trainer = build_trainer(run, inputs, data)
         train_output = trainer.train(resume_from_checkpoint=resume)
         objective.adjust(trainer, run.processor)
         save_trained_model(trainer, run, out)

@@ -9,6 +9,7 @@ feature cache).
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import logging
 import os
@@ -216,3 +217,26 @@ def resolve_resume(args) -> str | None:
             )
         return last
     return str(value)
+
+
+def claim_folder(path: Path, marker: str, kind: str, option: str = "--output_dir"):
+    """Create (or reopen) the folder of a ``kind`` of job (``comparison``, ``search``) and lock it for this
+    process; returns the open, locked marker file (the lock lives while it is open). A non-empty folder without
+    ``marker`` is refused: nothing of anyone else's is ever overwritten."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"{path} is a file, not a folder: choose a folder with {option}.")
+    marked = path / marker
+    if path.is_dir() and any(path.iterdir()) and not marked.is_file():
+        raise OutputDirError(
+            f"{path} is not empty and no {kind} made it: a {kind} writes only into its own folder. Choose another "
+            f"{option}."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    handle = open(marked, "a+", encoding="utf-8")  # noqa: SIM115 (held open: the lock lives as long as it)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputDirError(f"Another {kind} is running in {path}: wait for it, or choose another {option}.") from None
+    return handle
