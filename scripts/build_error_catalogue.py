@@ -29,6 +29,7 @@ AREAS = {
     "images": "Images",
     "outputs": "Output folders",
     "resume": "Resuming",
+    "compare": "Compare and tune",
     "publishing": "Publishing, predicting, evaluating",
 }
 HEADER = """# Bad inputs and what you see
