@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""`hf-transfer compare` and `hf-transfer tune` measured on rotten_tomatoes_snippets with the offline
+all-MiniLM-L6-v2.
+
+- ``--part compare``: feature extraction (cached features), top-2, LoRA and full fine-tuning (the presets, each at
+  its shipped recipe's learning rate; the epochs of sentiment/minilm_full) at several training-set sizes and
+  seeds, through :func:`hf_transfer.compare` (each run its own process). Prints and saves the table per size,
+  the recommendation and the whole comparison's wall time.
+- ``--part tune``: ``tune`` on sentiment/minilm_lora (learning rate, LoRA r and alpha) on a training subsample,
+  then the best recipe and the shipped recipe trained alike (same subsample, seed): validation and test.
+
+    python scripts/benchmark_compare.py --part compare --train_sizes 250 1000 4000 all --seeds 3
+    python scripts/benchmark_compare.py --part tune --n_trials 12 --max_train_samples 2000
+
+Writes JSON (default docs/benchmarks/compare.json; ``--merge`` keeps the other part's results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from _benchmarking import hardware
+
+import hf_transfer
+from hf_transfer.compare.report import COMPARISON_MD
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "compare.json"
+CANDIDATES = ["feature_extraction", "top_layers", "lora", "full"]
+TUNE_SPACE = {
+    "learning_rate": {"type": "float", "low": 2.0e-4, "high": 3.0e-3, "log": True},
+    "strategy.r": [4, 8, 16],
+    "strategy.alpha": [8, 16, 32],
+}
+
+
+def run_compare(args) -> dict:
+    started = time.perf_counter()
+    result = hf_transfer.compare(
+        "sentiment/minilm_full",
+        {
+            "candidates": CANDIDATES,
+            "seeds": args.seeds,
+            "train_sizes": args.train_sizes,
+            "output_dir": str(args.work_dir / "compare"),
+        },
+        overrides=["--save_strategy", "no", "--save_predictions", "false"],
+        command="python scripts/benchmark_compare.py " + " ".join(sys.argv[1:]),
+    )
+    print((result.output_dir / COMPARISON_MD).read_text())
+    return {
+        "command": "python scripts/benchmark_compare.py " + " ".join(sys.argv[1:]),
+        "wall_seconds": time.perf_counter() - started,
+        "sizes": {size: {name: row.to_dict() for name, row in rows.items()} for size, rows in result.rows.items()},
+        "recommendations": {size: rec.to_dict() for size, rec in result.recommendations.items()},
+    }
+
+
+def _scores(metrics: dict) -> dict:
+    return {split: metrics[split].get("accuracy") for split in ("validation", "test")}
+
+
+def run_tune(args) -> dict:
+    started = time.perf_counter()
+    subsample = ["--max_train_samples", str(args.max_train_samples)]
+    result = hf_transfer.tune(
+        "sentiment/minilm_lora",
+        {"n_trials": args.n_trials, "search_space": TUNE_SPACE, "output_dir": str(args.work_dir / "tune")},
+        overrides=[*subsample, "--save_predictions", "false"],
+    )
+    search_seconds = time.perf_counter() - started
+    best = yaml.safe_load(result.best_recipe.read_text())
+    trained = {}
+    for name, recipe in (("shipped", "sentiment/minilm_lora"), ("best", best)):
+        out = args.work_dir / f"tune-{name}"
+        run = hf_transfer.train(
+            recipe,
+            {"output_dir": str(out), "overwrite_output_dir": True, "max_train_samples": args.max_train_samples,
+             "save_strategy": "no", "save_predictions": False},
+        )
+        trained[name] = _scores(run.metrics)
+    return {
+        "command": "python scripts/benchmark_compare.py " + " ".join(sys.argv[1:]),
+        "search_seconds": search_seconds,
+        "n_trials": args.n_trials,
+        "max_train_samples": args.max_train_samples,
+        "search_space": TUNE_SPACE,
+        "best_params": result.best_params,
+        "best_validation": result.best_value,
+        "trials": result.trials,
+        "shipped_vs_best": trained,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["compare", "tune"], required=True)
+    parser.add_argument("--train_sizes", nargs="+", default=["250", "1000", "4000", "all"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--n_trials", type=int, default=12)
+    parser.add_argument("--max_train_samples", type=int, default=2000)
+    parser.add_argument("--work_dir", type=Path, default=REPO_ROOT / "outputs" / "benchmark_compare")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--merge", action="store_true", help="keep the other part's results in --output")
+    args = parser.parse_args()
+    report = json.loads(args.output.read_text()) if args.merge and args.output.exists() else {}
+    report["hardware"] = hardware()
+    report[args.part] = run_compare(args) if args.part == "compare" else run_tune(args)
+    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
