@@ -188,12 +188,14 @@ def test_a_comparison_runs_each_candidate_apart_reports_failures_and_reuses_fini
     out = tmp_path / "cmp"
     failing = {"name": "no_match", "strategy": {"type": "patterns", "include": ["nothing.matches.*"]}}
     options = {"candidates": ["full", failing], "seeds": 2, "output_dir": str(out)}
-    result = compare(tiny_recipe(metrics=["accuracy"]), options, progress=False)
+    recipe = tiny_recipe(metrics=["accuracy"], save_strategy="epoch")  # checkpoints while a run trains
+    result = compare(recipe, options, progress=False)
 
     records = {(r["spec"]["candidate"], r["spec"]["seed"]): r for r in result.records}
     pids = {record["pid"] for record in records.values()}
     assert len(pids) == 4 and os.getpid() not in pids  # four runs, four processes, none of them this one
     assert records[("full", 0)]["status"] == "ok" and records[("full", 1)]["status"] == "ok"
+    assert not list((out / "runs" / "all" / "full").glob("seed-*/checkpoint-*"))  # finished: model kept only
     assert records[("no_match", 0)]["status"] == "failed"
     assert "matches no parameter" in records[("no_match", 0)]["error"]
     full = result.rows["all"]["full"]
@@ -221,7 +223,7 @@ def test_a_comparison_runs_each_candidate_apart_reports_failures_and_reuses_fini
     record_1 = out / "runs" / "all" / "full" / "seed-1.json"
     stopped = json.loads(record_1.read_text()) | {"status": "running"}
     record_1.write_text(json.dumps(stopped))
-    again = compare(tiny_recipe(metrics=["accuracy"]), {**options, "candidates": ["full"]}, progress=False)
+    again = compare(recipe, {**options, "candidates": ["full"]}, progress=False)
     new = {r["spec"]["seed"]: r for r in again.records}
     assert new[0]["pid"] == records[("full", 0)]["pid"]  # reused, not re-run
     assert new[1]["pid"] not in pids and new[1]["status"] == "ok"

@@ -142,7 +142,16 @@ def execute(run: PlannedRun) -> dict[str, Any]:
         record.update(status=FAILED, error=f"exit code {process.returncode}: {_last_line(run.log_path)}")
         record_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
     record["returncode"] = process.returncode
+    if record.get("status") == OK:
+        drop_checkpoints(run.folder)
     return record
+
+
+def drop_checkpoints(folder: Path) -> None:
+    """A finished run's checkpoints (kept only to resume it) go: the comparison made them, the model stays."""
+    for checkpoint in folder.glob("checkpoint-*"):
+        if checkpoint.is_dir():
+            shutil.rmtree(checkpoint)
 
 
 # ---- budget: timing probes and the steps that fit -------------------------------------------------------------
