@@ -174,6 +174,14 @@ def test_two_comparisons_cannot_share_a_folder(tmp_path):
     claim_comparison_dir(tmp_path / "cmp").close()  # free again once the first is done
 
 
+def test_a_hub_token_never_reaches_a_run_record(tiny_recipe, tmp_path):
+    from hf_transfer.compare.candidates import Candidate
+    from hf_transfer.compare.runs import run_recipe
+
+    values = run_recipe(Candidate("full"), {**tiny_recipe(), "hub_token": "hf_secret"}, None, 1, tmp_path / "r")
+    assert "hf_secret" not in json.dumps(values) and values["push_to_hub"] is False
+
+
 def test_a_bad_candidate_recipe_is_refused_before_any_run(tiny_recipe, tmp_path):
     bad = {"name": "bad_lr", "learning_rate": "fast"}
     with pytest.raises(RecipeError, match="Compare candidate 'bad_lr'.*learning_rate"):

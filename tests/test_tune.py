@@ -79,6 +79,7 @@ def test_the_command_line_splits_tune_options_from_recipe_overrides():
 
 def test_a_search_reaches_strategy_options_resumes_its_study_and_writes_the_best_recipe(tiny_recipe, tmp_path):
     recipe = tiny_recipe(strategy=LORA, eval_strategy="epoch", num_train_epochs=2, metrics=["accuracy"])
+    recipe["hub_token"] = "hf_secret"  # never written anywhere
     out = tmp_path / "tune"
     options = {
         "n_trials": 2,
@@ -107,6 +108,7 @@ def test_a_search_reaches_strategy_options_resumes_its_study_and_writes_the_best
     assert states[:2] == ["COMPLETE", "COMPLETE"] and states[2] == "FAIL" and states[3] == "COMPLETE"
     assert again.trials[:2] == result.trials
     assert json.loads((out / "tune.json").read_text())["best"]["value"] == again.best_value
+    assert not [p for p in out.rglob("*") if p.is_file() and b"hf_secret" in p.read_bytes()]
 
 
 def test_trials_are_pruned_from_their_intermediate_evaluations(tiny_recipe, tmp_path):

@@ -74,13 +74,18 @@ class PlannedRun:
 
 def run_recipe(candidate: Candidate, base: dict[str, Any], size: int | None, seed: int, folder: Path) -> dict:
     """The recipe of one run: the candidate over the base, its seed, size, folder; nothing pushed."""
-    values = candidate.recipe_values(base)
+    values = without_secrets(candidate.recipe_values(base))  # records are saved: no token ever goes in
     values.update(seed=seed, output_dir=str(folder), push_to_hub=False)
     values.pop("resume_from_checkpoint", None)
     values.pop("overwrite_output_dir", None)
     if size is not None:
         values["max_train_samples"] = size
     return values
+
+
+def without_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    """A recipe without its secrets (``hub_token``, any ``*_token``): runs of a comparison push nothing."""
+    return {key: value for key, value in values.items() if not key.endswith("_token")}
 
 
 def read_record(path: Path) -> dict[str, Any] | None:

@@ -169,6 +169,7 @@ def tune(
     """Search the recipe's ``tune: {search_space: ...}`` (or ``arguments["search_space"]``) for the best
     validation metric. ``pruner`` (an Optuna pruner) replaces ``arguments.pruner``. See the module docstring."""
     original, block, name = recipe_with_block(recipe, overrides, BLOCK)
+    original = {k: v for k, v in original.items() if not k.endswith("_token")}  # best_recipe.yaml: no secrets
     arguments = tune_arguments(block, arguments)
     space = parse_space(arguments.search_space)
     metric, direction = objective_metric(original, arguments)
