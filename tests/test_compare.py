@@ -12,9 +12,10 @@ import yaml
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_transfer import CompareArguments, compare, parse_recipe
-from hf_transfer.cli.compare import given_compare_options
+from hf_transfer.cli.compare import given_compare_options, redacted
 from hf_transfer.compare import Row, parse_duration, recommend, resolve_candidate, resolve_candidates
-from hf_transfer.compare.comparison import claim_comparison_dir, compare_arguments
+from hf_transfer.compare.comparison import _run_share, claim_comparison_dir, compare_arguments
+from hf_transfer.compare.summary import higher_is_better
 from hf_transfer.config import DataArguments
 from hf_transfer.data import load_raw_datasets
 from hf_transfer.errors import OutputDirError, RecipeError
@@ -69,6 +70,7 @@ def test_durations(text, seconds):
     [
         ({"budget": "soon"}, "is not a duration"),
         ({"budget": "0m"}, "must be a positive duration"),
+        ({"budget": "1h30"}, "is ambiguous: give the last number its unit, e.g. 1h30m"),
         ({"budget": "5m", "budget_per_run": "1m"}, "keep one"),
         ({"seeds": 0}, "must be at least 1"),
         ({"train_sizes": ["100", "lots"]}, "neither a positive number of rows nor `all`"),
@@ -210,7 +212,7 @@ def test_a_comparison_runs_each_candidate_apart_reports_failures_and_reuses_fini
     assert len(full.scores) == 2 and full.trainable > 0 and full.peak_rss_mib > 0
     assert result.recommendations["all"].recommended == "full"  # the failing candidate takes no part
     markdown = (out / "comparison.md").read_text()
-    assert "failed (seed 0: StrategyError" in markdown and "**recommended**" in markdown
+    assert "failed (2 of 2 seeds: StrategyError" in markdown and "**recommended**" in markdown
     saved = json.loads((out / "comparison.json").read_text())
     assert saved["recommendations"]["all"]["recommended"] == "full"
     assert (out / "comparison.png").stat().st_size > 0
@@ -243,16 +245,67 @@ def test_a_budget_cuts_runs_to_the_steps_that_fit_and_says_so(tiny_recipe, tmp_p
         "candidates": ["full"],
         "seeds": 1,
         "train_sizes": ["16", "all"],
-        "budget_per_run": "1s",
+        "budget_per_run": "40s",
         "output_dir": str(out),
     }
-    result = compare(tiny_recipe(num_train_epochs=3, max_train_samples=48), options, progress=False)
-    assert "full" in json.loads((out / "comparison.json").read_text())["probes"]
+    result = compare(tiny_recipe(num_train_epochs=300, max_train_samples=48), options, progress=False)
+    probe = json.loads((out / "comparison.json").read_text())["probes"]["full"]
+    assert probe["steps_per_epoch"] == pytest.approx(3.0) and probe["seconds_per_step"] > 0
     assert not (out / "probes" / "full").exists()  # the probe's model is not kept
     by_size = {r["spec"]["size"]: r for r in result.records}
     assert by_size["16"]["rows"]["train"] == 16 and by_size["all"]["rows"]["train"] == 48
     large = by_size["all"]
-    assert large["spec"]["planned_steps"] == 9  # 3 epochs of 48 rows in batches of 16
-    assert large["spec"]["cut_short"] and large["steps"] == large["spec"]["recipe"]["max_steps"] < 9
+    assert large["spec"]["planned_steps"] == 900  # 300 epochs of 48 rows in batches of 16
+    assert large["spec"]["cut_short"] and 1 <= large["steps"] == large["spec"]["recipe"]["max_steps"] < 900
     assert result.rows["all"]["full"].cut_short
     assert "cut short by the budget" in (out / "comparison.md").read_text()
+
+
+def test_a_budget_too_small_or_a_failed_probe_reports_the_runs_without_training_them(tiny_recipe, tmp_path):
+    out = tmp_path / "cmp"
+    failing = {"name": "no_match", "strategy": {"type": "patterns", "include": ["nothing.matches.*"]}}
+    options = {"candidates": ["full", failing], "seeds": 1, "budget_per_run": "1s", "output_dir": str(out)}
+    result = compare(tiny_recipe(), options, progress=False)
+    errors = {r["spec"]["candidate"]: r["error"] for r in result.records}
+    assert "does not cover this candidate's fixed cost" in errors["full"]
+    assert errors["no_match"].startswith("its timing probe failed: StrategyError")
+    assert not (out / "runs" / "all" / "full" / "seed-0").exists()  # never trained
+    assert result.recommendations["all"].recommended is None and result.recommended_dir is None
+
+
+def test_a_metric_the_runs_do_not_report_stops_after_the_first_run(tiny_recipe, tmp_path):
+    options = {"candidates": ["full", "top_layers"], "seeds": 1, "metric": "bleu", "output_dir": str(tmp_path / "c")}
+    with pytest.raises(RecipeError, match="The runs report no validation 'bleu'.*set --metric"):
+        compare(tiny_recipe(), options, progress=False)
+    assert not (tmp_path / "c" / "runs" / "all" / "top_layers").exists()  # stopped before the second candidate
+
+
+def test_lower_is_better_metrics_flip_the_rule():
+    table = rows(full=([0.30, 0.31, 0.29], 300.0, 22e6), lora=([0.305, 0.30, 0.31], 100.0, 3e5))
+    result = recommend(table, metric="loss", higher=False)
+    assert (result.best, result.recommended) == ("full", "lora") and "lowest mean" in result.rule
+    assert higher_is_better("loss") is False and higher_is_better("eval_mse") is False
+    assert higher_is_better("accuracy") and higher_is_better("loss", greater_is_better=True)
+
+
+def test_the_whole_budget_is_shared_by_the_runs_after_the_probes():
+    arguments = CompareArguments(budget="10m")
+    assert _run_share(arguments, [object()] * 4, probe_seconds=60.0) == pytest.approx(135.0)
+    with pytest.raises(RecipeError, match="the timing probes alone took 700 s"):
+        _run_share(arguments, [object()] * 4, probe_seconds=700.0)
+
+
+def test_candidate_names_name_folders_and_secrets_never_enter_a_candidate(tiny_recipe):
+    with pytest.raises(RecipeError, match="must start with a letter"):
+        resolve_candidate({"name": "../escape", "learning_rate": 1e-4}, tiny_recipe())
+    candidate = resolve_candidate({"name": "lr", "learning_rate": 1e-4, "hub_token": "hf_secret"}, tiny_recipe())
+    assert candidate.overrides == {"learning_rate": 1e-4}
+    assert redacted(["r.yaml", "--hub_token", "hf_secret", "--seeds", "2", "--hub_token=hf_x"]) == [
+        "r.yaml", "--hub_token", "***", "--seeds", "2", "--hub_token=***"
+    ]
+
+
+def test_sizes_must_stay_below_the_recipes_own_subsample(tiny_recipe, tmp_path):
+    options = {"train_sizes": ["100", "all"], "output_dir": str(tmp_path / "c")}
+    with pytest.raises(RecipeError, match="reach the recipe's max_train_samples \\(64\\)"):
+        compare(tiny_recipe(), options, progress=False)

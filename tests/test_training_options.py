@@ -15,7 +15,7 @@ from hf_transfer.data import load_raw_datasets
 from hf_transfer.errors import DataError, RecipeError
 from hf_transfer.training import TransferTrainer
 from hf_transfer.wrappers import DomainAdversarialModel
-from hf_transfer.wrappers.class_weighting import LogitsLoss, WeightedCrossEntropyLoss, class_weight_values
+from hf_transfer.wrappers.class_weighting import WeightedCrossEntropyLoss, class_weight_values
 from hf_transfer.wrappers.multitask import task_loss
 
 # ---- the loss and the weights -----------------------------------------------------------------------------------
@@ -82,9 +82,7 @@ def test_the_trainer_computes_the_weighted_loss_from_the_logits(tiny_recipe):
     batch = tiny_batch("bert", size=6)
     weight = [1.0, 5.0, 0.2]
     trainer = TransferTrainer(
-        model=model,
-        args=parse_recipe(tiny_recipe()).training,
-        compute_loss_func=LogitsLoss(WeightedCrossEntropyLoss(weight)),
+        model=model, args=parse_recipe(tiny_recipe()).training, task_loss=WeightedCrossEntropyLoss(weight)
     )
     loss = trainer.compute_loss(model, dict(batch))
     inputs = {k: v for k, v in batch.items() if k != "labels"}
@@ -94,6 +92,24 @@ def test_the_trainer_computes_the_weighted_loss_from_the_logits(tiny_recipe):
     expected = torch.nn.functional.cross_entropy(logits, batch["labels"], weight=torch.tensor(weight))
     torch.testing.assert_close(loss.detach(), expected)
     assert not torch.isclose(loss.detach(), plain)
+
+
+def test_a_weighted_loss_is_scaled_for_gradient_accumulation_like_the_models_own(tiny_recipe):
+    """Equal class weights give the plain loss, so the gradients of one accumulated micro-batch must match."""
+    batch = tiny_batch("bert", size=6)
+    args = parse_recipe(tiny_recipe(gradient_accumulation_steps=2)).training
+
+    def gradients(task_loss):
+        torch.manual_seed(0)
+        model = tiny_model("bert")
+        trainer = TransferTrainer(model=model, args=args, task_loss=task_loss)
+        trainer.current_gradient_accumulation_steps = 2
+        model.train()
+        torch.manual_seed(1)
+        trainer.training_step(trainer.model, dict(batch))
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    torch.testing.assert_close(gradients(WeightedCrossEntropyLoss([1.0, 1.0, 1.0])), gradients(None))
 
 
 def test_the_domain_adaptation_wrapper_weighs_its_task_loss():

@@ -45,6 +45,9 @@ def test_a_search_space_reads_ranges_choices_and_nested_options():
         ({"strategy.r": {"type": "categorical"}}, "non-empty `choices`"),
         ({"strategy.r": {"type": "int", "low": 2}}, "needs `low` and `high`"),
         ({"strategy.r": 8}, "give {type: float | int | categorical"),
+        ({"strategy.type": ["lora", "full"]}, "changes the strategy type.*hf-transfer compare"),
+        ({"adaptation.source_fraction": [0.5]}, "changes the domain-mixing sampler"),
+        ({"class_weight": ["balanced"]}, "changes the loss built with the data"),
         ({}, "search space is empty"),
     ],
 )
@@ -109,6 +112,9 @@ def test_a_search_reaches_strategy_options_resumes_its_study_and_writes_the_best
     assert again.trials[:2] == result.trials
     assert json.loads((out / "tune.json").read_text())["best"]["value"] == again.best_value
     assert not [p for p in out.rglob("*") if p.is_file() and b"hf_secret" in p.read_bytes()]
+    # the folder serves this search only: another metric would not compare with its trials
+    with pytest.raises(RecipeError, match="holds a search with another metric"):
+        tune(recipe, {**options, "metric": "loss", "direction": "maximize"})
 
 
 def test_trials_are_pruned_from_their_intermediate_evaluations(tiny_recipe, tmp_path):

@@ -34,6 +34,21 @@ def given_compare_options(argv: list[str]) -> tuple[dict, list[str]]:
     return vars(namespace), rest
 
 
+def redacted(argv: list[str]) -> list[str]:
+    """The arguments as shown in the saved report: a ``--*_token`` value replaced (it is never written)."""
+    shown, hide = [], False
+    for arg in argv:
+        if hide:
+            shown.append("***")
+            hide = False
+        elif arg.startswith("--") and arg.split("=", 1)[0].endswith("_token"):
+            shown.append(arg.split("=", 1)[0] + ("=***" if "=" in arg else ""))
+            hide = "=" not in arg
+        else:
+            shown.append(arg)
+    return shown
+
+
 def compare_command_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "compare",
@@ -60,7 +75,7 @@ def run_compare(args, extra: list[str]) -> int:
             f"Unexpected argument {overrides[0]!r}: give the recipe first, then options "
             "(`hf-transfer compare RECIPE --candidates lora full`)."
         )
-    command = "hf-transfer compare " + shlex.join(extra)
+    command = "hf-transfer compare " + shlex.join(redacted(extra))
     result = compare(recipe or DEFAULT_RECIPE, options, overrides, command=command)
     print((result.output_dir / COMPARISON_MD).read_text())
     print(f"comparison saved to {result.output_dir}")

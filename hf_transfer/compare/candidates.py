@@ -16,14 +16,24 @@ A candidate is named on the command line or listed in a recipe's ``compare:`` bl
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from transformers import AutoConfig
 
-from ..config import DataArguments, ModelArguments, load_recipe_file, resolve_recipe_path
+from ..config import (
+    RECIPES_DIR,
+    DataArguments,
+    ModelArguments,
+    load_recipe_file,
+    resolve_recipe_path,
+    shipped_recipes,
+)
 from ..errors import HfTransferError, RecipeError, did_you_mean
 from ..modeling import is_vision_config, resolve_checkpoint
+from ..objectives.domain_adaptation import AdaptationArguments
 from ..strategies import STRATEGIES
 from ..wrappers.domain_adversarial import ALIGNMENTS
 
@@ -50,8 +60,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # Keys a candidate never changes: every candidate trains the same checkpoint on the same data
 SHARED_KEYS = frozenset(
     {f.name for cls in (ModelArguments, DataArguments) for f in dataclasses.fields(cls)}
-    | {"output_dir", "seed", "data_seed", "compare", "tune"}
+    | {f.name for f in dataclasses.fields(AdaptationArguments) if f.name.startswith("target_")}
+    | {"output_dir", "seed", "data_seed", "compare", "tune", "multitask", "metrics", "metric_for_best_model"}
+    | {"greater_is_better"}
 )
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+
+
+def _technique(values: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's own keys: never a shared one, never a secret (records and the report are saved)."""
+    return {k: v for k, v in values.items() if k not in SHARED_KEYS and not k.endswith("_token")}
 
 
 @dataclass
@@ -93,8 +111,12 @@ def _preset(name: str, base: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_recipe(reference: str) -> dict[str, Any]:
-    values = load_recipe_file(resolve_recipe_path(reference))
-    return {key: value for key, value in values.items() if key not in SHARED_KEYS}
+    return _technique(load_recipe_file(resolve_recipe_path(reference)))
+
+
+def _shipped_names() -> set[str]:
+    names = {str(p.relative_to(RECIPES_DIR).with_suffix("")) for p in shipped_recipes()}
+    return names | {f"{n}.yaml" for n in names}
 
 
 def _known_names(base: dict[str, Any]) -> list[str]:
@@ -111,6 +133,11 @@ def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any]) -> Cand
             raise RecipeError(
                 f"Compare candidate {entry} has no `name`: add one, e.g. {{name: lora_r16, strategy: ...}}."
             )
+        if not NAME.fullmatch(str(name)):
+            raise RecipeError(
+                f"Compare candidate name {name!r} must start with a letter and hold only letters, digits, _ . - "
+                "(it names the candidate's folder), e.g. lora_r16."
+            )
         start = _from_recipe(entry.pop("recipe")) if "recipe" in entry else {}
         shared = sorted(set(entry) & SHARED_KEYS)
         if shared:
@@ -118,7 +145,7 @@ def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any]) -> Cand
                 f"Compare candidate {name!r} sets {', '.join(shared)}: every candidate uses the base recipe's model, "
                 "data, output folder and seeds. Change them in the base recipe instead."
             )
-        return Candidate(str(name), {**start, **entry}, "mapping")
+        return Candidate(str(name), _technique({**start, **entry}), "mapping")
     name = str(entry)
     if name in PRESETS:
         return Candidate(name, _preset(name, base), "preset")
@@ -131,10 +158,8 @@ def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any]) -> Cand
                 "compare adaptation methods on a domain-adaptation recipe (e.g. domain/minilm_movies_to_amazon)."
             )
         return Candidate(name, {"adaptation": {"type": name}}, "adaptation")
-    try:
-        return Candidate(name.removesuffix(".yaml").split("/")[-1], _from_recipe(name), "recipe")
-    except RecipeError:
-        pass
+    if Path(name).is_file() or name in _shipped_names():  # a recipe's own errors (bad YAML) are its own
+        return Candidate(Path(name).stem if Path(name).is_file() else name.split("/")[-1], _from_recipe(name), "recipe")
     raise RecipeError(
         f"Unknown compare candidate {name!r}.{did_you_mean(name, _known_names(base))} A candidate is a strategy "
         f"preset ({', '.join(PRESETS)}), a strategy type ({', '.join(STRATEGIES)}), an adaptation type (with an "

@@ -43,7 +43,10 @@ def outcome(metrics: dict[str, Any], trainer) -> dict[str, Any]:
     """What a comparison reads of a finished run."""
     state = getattr(trainer, "state", None)
     return {
-        "metrics": {split: metrics[split] for split in RESULT_SPLITS if split in metrics},
+        "metrics": {
+            **{split: metrics[split] for split in RESULT_SPLITS if split in metrics},
+            **{name: values for name, values in (metrics.get("eval_sets") or {}).items()},  # named eval sets
+        },
         "parameters": metrics.get("parameters", {}),
         "rows": metrics.get("rows", {}),
         "train_seconds": metrics.get("train", {}).get("train_runtime"),

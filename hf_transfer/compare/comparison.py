@@ -44,12 +44,13 @@ from .runs import (
     drop_probe_folder,
     execute,
     fit_to_budget,
+    not_run,
     probe_run,
     read_probe,
     reusable,
     run_recipe,
 )
-from .summary import Recommendation, Row, recommend, summarise_rows
+from .summary import Recommendation, Row, higher_is_better, recommend, summarise_rows
 
 logger = logging.getLogger(__name__)
 COMPARISON_MARKER = ".hf_transfer_comparison"
@@ -79,14 +80,15 @@ def compare_arguments(block: dict[str, Any], given: CompareArguments | dict[str,
     return arguments
 
 
-def ranking_metric(base: dict[str, Any], arguments: CompareArguments) -> str:
-    if arguments.metric:
-        return arguments.metric
-    best = base.get("metric_for_best_model")
-    if best:
-        return str(best).removeprefix("eval_")
-    metrics = base.get("metrics") or ["accuracy"]
-    return str(metrics[0])
+def ranking_metric(base: dict[str, Any], arguments: CompareArguments) -> tuple[str, str]:
+    """``(split, metric)`` that ranks candidates: validation's, or a named evaluation set's
+    (``metric_for_best_model: amazon_accuracy`` with ``eval_files: {amazon: ...}``)."""
+    metric = arguments.metric or base.get("metric_for_best_model") or (base.get("metrics") or ["accuracy"])[0]
+    metric = str(metric).removeprefix("eval_").removeprefix("validation_")
+    for name in base.get("eval_files") or {}:
+        if metric.startswith(f"{name}_"):
+            return name, metric.removeprefix(f"{name}_")
+    return "validation", metric
 
 
 def claim_comparison_dir(path: Path):
@@ -99,6 +101,13 @@ def plan_runs(
 ) -> list[PlannedRun]:
     first_seed = int(base.get("seed", 42))
     seeds = [first_seed + i for i in range(arguments.seeds)]
+    limit = base.get("max_train_samples")
+    too_large = [size for size in arguments.sizes if size is not None and limit and size >= int(limit)]
+    if too_large:
+        raise RecipeError(
+            f"`train_sizes` {too_large} reach the recipe's max_train_samples ({limit}), which is what `all` "
+            "trains on: give smaller sizes, or raise max_train_samples."
+        )
     runs = []
     for size in arguments.sizes:
         for candidate in candidates:
@@ -109,7 +118,8 @@ def plan_runs(
 
 
 def check_runs(runs: list[PlannedRun]) -> None:
-    """Every run's recipe parsed before the first starts: a bad candidate is refused before any work."""
+    """Every run's recipe (and, with a budget, each probe's) parsed before the first starts: a bad candidate is
+    refused before any work."""
     checked = set()
     for run in runs:
         if run.candidate.name in checked:
@@ -119,6 +129,16 @@ def check_runs(runs: list[PlannedRun]) -> None:
         except RecipeError as err:
             raise RecipeError(f"Compare candidate {run.candidate.name!r}: {err}") from None
         checked.add(run.candidate.name)
+
+
+def check_metric(record: dict[str, Any], split: str, metric: str) -> None:
+    """After the first finished run: the ranking metric exists (else stop now, not after every run)."""
+    scores = record.get("metrics", {}).get(split)
+    if scores is not None and metric not in scores:
+        raise RecipeError(
+            f"The runs report no {split} {metric!r} (they report {', '.join(sorted(scores))}): set --metric to one "
+            "of those, or metric_for_best_model. Finished runs are kept and reused."
+        )
 
 
 def _run_share(arguments: CompareArguments, runs: list[PlannedRun], probe_seconds: float) -> float | None:
@@ -135,14 +155,14 @@ def _run_share(arguments: CompareArguments, runs: list[PlannedRun], probe_second
     return None
 
 
-def _rows(runs: list[PlannedRun], records: dict[Path, dict], arguments, metric) -> dict[str, dict[str, Row]]:
+def _rows(runs: list[PlannedRun], records: dict[Path, dict], arguments, split, metric) -> dict[str, dict[str, Row]]:
     table: dict[str, dict[str, Row]] = {}
     for size in arguments.sizes:
         name = size_name(size)
         table[name] = {}
         for candidate in dict.fromkeys(run.candidate.name for run in runs):
             mine = [records[r.record_path] for r in runs if r.size == size and r.candidate.name == candidate]
-            table[name][candidate] = summarise_rows(candidate, mine, metric)
+            table[name][candidate] = summarise_rows(candidate, mine, metric, split)
     return table
 
 
@@ -155,10 +175,15 @@ def _rows_per_size(runs: list[PlannedRun], records: dict[Path, dict]) -> dict[st
     return counts
 
 
-def export_recommended(root: Path, runs: list[PlannedRun], records, metric: str, rec: Recommendation, table: str):
+def export_recommended(
+    root: Path, runs: list[PlannedRun], records, split: str, metric: str, higher: bool, rec: Recommendation, table: str
+):
     """Copy the recommended candidate's best-validation seed (largest size) to ``recommended/``, with the comparison
     in its folder and model card. The folder is the comparison's own: a previous copy is replaced."""
+    target = root / RECOMMENDED_DIR
     if rec.recommended is None:
+        if target.is_dir():  # a previous comparison's copy no longer holds
+            shutil.rmtree(target)
         return None
     largest = runs[-1].size
     mine = [
@@ -166,8 +191,8 @@ def export_recommended(root: Path, runs: list[PlannedRun], records, metric: str,
         for r in runs
         if r.size == largest and r.candidate.name == rec.recommended and records[r.record_path].get("status") == OK
     ]
-    chosen = max(mine, key=lambda r: r["metrics"]["validation"].get(metric, float("-inf")))
-    target = root / RECOMMENDED_DIR
+    sign = 1.0 if higher else -1.0
+    chosen = max(mine, key=lambda r: sign * r["metrics"].get(split, {}).get(metric, sign * float("-inf")))
     if target.is_dir():
         shutil.rmtree(target)
     shutil.copytree(chosen["folder"], target, ignore=shutil.ignore_patterns("checkpoint-*"))
@@ -192,18 +217,22 @@ def compare(
     base, block, name = recipe_with_block(recipe, overrides, BLOCK)
     arguments = compare_arguments(block, arguments)
     candidates = resolve_candidates(list(arguments.candidates or DEFAULT_CANDIDATES), base)
-    metric = ranking_metric(base, arguments)
+    split, metric = ranking_metric(base, arguments)
+    higher = higher_is_better(metric, base.get("greater_is_better"))
     budgeted = bool(arguments.budget or arguments.budget_per_run)
     if budgeted:
         check_budget_recipe(base)
     root = Path(arguments.output_dir or Path("outputs") / "compare" / name)
     runs = plan_runs(candidates, base, arguments, root)
     check_runs(runs)
+    if budgeted:
+        check_runs([probe_run(c, base, arguments.sizes[-1], runs[0].seed, root, arguments.probe_steps) for c in candidates])
     lock = claim_comparison_dir(root)
     started = time.perf_counter()
     try:
         bar = tqdm(total=len(runs) + (len(candidates) if budgeted else 0), desc="compare", disable=not progress)
         probes: dict[str, Probe] = {}
+        probe_errors: dict[str, str] = {}
         if budgeted:
             largest = arguments.sizes[-1]
             for candidate in candidates:
@@ -214,6 +243,7 @@ def compare(
                 bar.update(1)
                 if record.get("status") != OK:
                     tqdm.write(f"probe of {candidate.name} failed: {record.get('error')}")
+                    probe_errors[candidate.name] = f"its timing probe failed: {record.get('error')}"
                     continue
                 probes[candidate.name] = read_probe(record)
             share = _run_share(arguments, runs, sum(p.wall_seconds for p in probes.values()))
@@ -223,17 +253,21 @@ def compare(
         records: dict[Path, dict] = {}
         for run in runs:
             bar.set_postfix_str(f"{run.candidate.name} {size_name(run.size)} seed {run.seed}")
-            record = reusable(run)
+            unrunnable = probe_errors.get(run.candidate.name) or run.too_small
+            record = not_run(run, unrunnable) if unrunnable else reusable(run)
             if record is None:
                 record = execute(run)
                 status = "ok" if record.get("status") == OK else f"failed: {record.get('error')}"
                 tqdm.write(f"{run.candidate.name} (rows {size_name(run.size)}, seed {run.seed}): {status}")
+            if record.get("status") == OK and not any(r.get("status") == OK for r in records.values()):
+                check_metric(record, split, metric)
             records[run.record_path] = record
             bar.update(1)
         bar.close()
-        table = _rows(runs, records, arguments, metric)
+        table = _rows(runs, records, arguments, split, metric)
+        shown_metric = metric if split == "validation" else f"{split} {metric}"
         recommendations = {
-            size: recommend(rows, arguments.tolerance, metric) for size, rows in table.items()
+            size: recommend(rows, arguments.tolerance, shown_metric, higher) for size, rows in table.items()
         }
         notes = [
             f"{len(candidates)} candidates × {len(arguments.sizes)} training-set size(s) × {arguments.seeds} "
@@ -249,14 +283,17 @@ def compare(
         else:
             notes.append("Equal epochs: every candidate trains the recipe's epochs.")
         shown = command or f"hf-transfer compare {name}"
-        markdown = render_markdown(f"Comparison: {name}", shown, metric, table, recommendations, notes)
+        markdown = render_markdown(f"Comparison: {name}", shown, shown_metric, table, recommendations, notes)
         largest = size_name(arguments.sizes[-1])
         (root / COMPARISON_MD).write_text(markdown)
-        recommended = export_recommended(root, runs, records, metric, recommendations[largest], markdown)
+        recommended = export_recommended(
+            root, runs, records, split, metric, higher, recommendations[largest], markdown
+        )
         payload = {
             "recipe": name,
             "command": shown,
-            "metric": f"validation/{metric}",
+            "metric": f"{split}/{metric}",
+            "higher_is_better": higher,
             "arguments": {**dataclasses.asdict(arguments)},
             "candidates": [dataclasses.asdict(c) for c in candidates],
             "sizes": {size: {c: row.to_dict() for c, row in rows.items()} for size, rows in table.items()},
@@ -268,12 +305,7 @@ def compare(
         }
         write_json(root / COMPARISON_JSON, payload)
         if any(row.mean is not None for rows in table.values() for row in rows.values()):
-            plot_comparison(root / COMPARISON_PNG, table, metric, _rows_per_size(runs, records))
-        elif any(r.get("status") == OK for r in records.values()):
-            raise RecipeError(
-                f"No finished run reports validation {metric!r}: set --metric to one the recipe computes "
-                f"(its `metrics`: {', '.join(map(str, base.get('metrics') or ['accuracy']))})."
-            )
+            plot_comparison(root / COMPARISON_PNG, table, shown_metric, _rows_per_size(runs, records))
     finally:
         lock.close()
     return ComparisonResult(root, table, recommendations, list(records.values()), recommended)

@@ -27,7 +27,12 @@ def parse_duration(value: str | float | int | None, key: str) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        match = _DURATION.match(str(value))
+        text = str(value).strip()
+        match = _DURATION.match(text)
+        if re.search(r"[hm]\s*\d+(\.\d+)?$", text):  # "1h30": minutes or seconds?
+            raise RecipeError(
+                f"`{key}: {value}` is ambiguous: give the last number its unit, e.g. 1h30m or 1h30s."
+            )
         if not match or not any(match.groups()):
             raise RecipeError(
                 f"`{key}: {value}` is not a duration: write e.g. 30m, 1h30m, 90s or a number of seconds."

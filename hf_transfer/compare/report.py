@@ -35,7 +35,7 @@ def _seconds(value: float | None) -> str:
 def markdown_table(rows: dict[str, Row], metric: str, recommendation: Recommendation) -> str:
     """One size's table: the ranking score, every reported score, costs, budget cuts and failures."""
     keys = [k for k in dict.fromkeys(k for row in rows.values() for k in row.reported) if k != f"validation/{metric}"]
-    header = ["candidate", f"validation {metric}", *keys, "trainable", "run s", "train s", "peak MiB", "steps", "note"]
+    header = ["candidate", metric if " " in metric else f"validation {metric}", *keys, "trainable", "run s", "train s", "peak MiB", "steps", "note"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows.values():
         notes = []

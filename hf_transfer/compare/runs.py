@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ OK, FAILED = "ok", "failed"
 PROBE_OVERRIDES = {
     "eval_strategy": "no",
     "save_strategy": "no",
+    "early_stopping_patience": None,
+    "load_best_model_at_end": False,
     "save_predictions": False,
     "report_to": "none",
     "push_to_hub": False,
@@ -51,6 +54,7 @@ class PlannedRun:
     folder: Path
     planned_steps: int | None = None  # the steps of its epochs (known with a budget)
     cut_short: bool = False  # the budget set max_steps below planned_steps
+    too_small: str | None = None  # why the budget leaves it no step (it is then reported, not run)
 
     @property
     def record_path(self) -> Path:
@@ -98,9 +102,16 @@ def read_record(path: Path) -> dict[str, Any] | None:
 def reusable(run: PlannedRun) -> dict[str, Any] | None:
     """The finished record of this exact run, if there is one."""
     record = read_record(run.record_path)
-    if record and record.get("status") == OK and record.get("spec") == _plain(run.spec):
+    if record and record.get("status") == OK and record.get("spec") == _plain(run.spec) and _has_model(run):
         return record
     return None
+
+
+def _has_model(run: PlannedRun) -> bool:
+    """The run's saved model is still there (a probe keeps none)."""
+    if run.folder.parent.name == "probes":
+        return True
+    return any((run.folder / name).is_file() for name in ("config.json", "adapter_config.json"))
 
 
 def _plain(value: Any) -> Any:
@@ -134,6 +145,7 @@ def execute(run: PlannedRun) -> dict[str, Any]:
     record_file = run.record_path
     record_file.write_text(json.dumps(record, indent=2) + "\n")
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    started = time.perf_counter()
     with open(run.log_path, "w", encoding="utf-8") as log:
         process = subprocess.run(
             [sys.executable, "-m", "hf_transfer.compare.child", str(record_file)],
@@ -143,10 +155,11 @@ def execute(run: PlannedRun) -> dict[str, Any]:
             check=False,
         )
     record = read_record(record_file) or record
+    record["process_seconds"] = time.perf_counter() - started  # the whole process, start-up included
     if record.get("status") not in (OK, FAILED):  # killed, or died before writing its result
         record.update(status=FAILED, error=f"exit code {process.returncode}: {_last_line(run.log_path)}")
-        record_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
     record["returncode"] = process.returncode
+    record_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
     if record.get("status") == OK:
         drop_checkpoints(run.folder)
     return record
@@ -166,7 +179,7 @@ def drop_checkpoints(folder: Path) -> None:
 class Probe:
     """A few training steps of a candidate at the largest size: fixed cost, seconds per step, steps per epoch."""
 
-    overhead_seconds: float  # load, tokenise (or cache features), final evaluation, save
+    overhead_seconds: float  # start the process, load, tokenise (or cache features), final evaluation, save
     seconds_per_step: float
     steps_per_epoch: float  # at the probe's training-set size
     eval_seconds: float  # one validation pass
@@ -178,7 +191,9 @@ class Probe:
         return self.steps_per_epoch * rows / max(1, self.train_rows)
 
     def steps_that_fit(self, seconds: float, evaluations: int) -> int:
-        usable = seconds - self.overhead_seconds - max(0, evaluations - 1) * self.eval_seconds
+        """Steps that fit ``seconds`` after the fixed cost (which holds the final evaluation) and ``evaluations``
+        more during training."""
+        usable = seconds - self.overhead_seconds - evaluations * self.eval_seconds
         return math.floor(usable / self.seconds_per_step) if self.seconds_per_step > 0 else 0
 
 
@@ -194,7 +209,7 @@ def read_probe(record: dict[str, Any]) -> Probe:
     steps = record.get("steps") or 0
     train_seconds = record.get("train_seconds") or 0.0
     epochs = record.get("epochs") or 0.0
-    wall = record.get("wall_seconds") or 0.0
+    wall = record.get("process_seconds") or record.get("wall_seconds") or 0.0
     return Probe(
         overhead_seconds=max(0.0, wall - train_seconds),
         seconds_per_step=train_seconds / steps if steps else 0.0,
@@ -217,11 +232,22 @@ def fit_to_budget(run: PlannedRun, probe: Probe, seconds: float) -> None:
     epochs = float(recipe.get("num_train_epochs", 3.0))
     fixed = int(recipe.get("max_steps") or -1)
     planned = fixed if fixed > 0 else math.ceil(round(probe.steps_per_epoch_at(run.size) * epochs, 6))
-    evaluations = math.ceil(epochs) if str(recipe.get("eval_strategy", "epoch")) == "epoch" else 1
+    strategy = str(recipe.get("eval_strategy", "epoch"))
+    if strategy == "epoch":
+        evaluations = math.ceil(epochs)
+    elif strategy == "steps":
+        evaluations = planned // max(1, int(float(recipe.get("eval_steps") or 500)))
+    else:
+        evaluations = 0
     fits = probe.steps_that_fit(seconds, evaluations)
     run.planned_steps = planned
-    if fits < planned:
-        recipe["max_steps"] = max(1, fits)
+    if fits < 1:  # not even one step: the run is reported as failed, never trained to a useless model
+        run.too_small = (
+            f"the budget's share, {seconds:.0f} s a run, does not cover this candidate's fixed cost "
+            f"({probe.overhead_seconds:.0f} s) and one step ({probe.seconds_per_step:.1f} s): give a larger budget"
+        )
+    elif fits < planned:
+        recipe["max_steps"] = fits
         run.cut_short = True
 
 
@@ -231,3 +257,11 @@ def check_budget_recipe(base: dict[str, Any]) -> None:
             "A budget cannot be split over a multi-stage recipe (`stages:`): each stage has its own steps. "
             "Compare it with equal epochs (drop --budget / --budget_per_run), or set each stage's epochs."
         )
+
+
+def not_run(run: PlannedRun, error: str) -> dict[str, Any]:
+    """The record of a run that cannot start (its probe failed, the budget leaves it no step)."""
+    record = {"spec": _plain(run.spec), "status": FAILED, "error": error}
+    run.folder.parent.mkdir(parents=True, exist_ok=True)
+    run.record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record

@@ -24,10 +24,20 @@ from typing import Any
 from .runs import OK
 
 RULE = (
-    "ranked by the mean validation {metric} over seeds; best = the highest mean; within the noise = a mean at "
-    "most {noise} below the best; recommended = the cheapest candidate within the noise (shortest mean run "
+    "ranked by the mean validation {metric} over seeds; best = the {extreme} mean; within the noise = a mean at "
+    "most {noise} {worse} the best; recommended = the cheapest candidate within the noise (shortest mean run "
     "time, then fewest trainable parameters)"
 )
+LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
+
+
+def higher_is_better(metric: str, greater_is_better: bool | None = None) -> bool:
+    """Whether a larger value of ``metric`` is better (a recipe's ``greater_is_better`` wins; losses and errors
+    are lower-is-better)."""
+    if greater_is_better is not None:
+        return bool(greater_is_better)
+    name = metric.rsplit("_", 1)[-1] if metric.endswith(("_loss", "_mse", "_mae", "_rmse")) else metric
+    return name not in LOWER_IS_BETTER
 
 
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -119,17 +129,20 @@ def reported_keys(records: list[dict[str, Any]]) -> list[str]:
 SKIPPED = {"loss", "runtime", "samples_per_second", "steps_per_second", "epoch"}
 
 
-def summarise_rows(name: str, records: list[dict[str, Any]], metric: str) -> Row:
-    """A candidate's row at one size from its runs' records (finished or failed)."""
+def summarise_rows(name: str, records: list[dict[str, Any]], metric: str, split: str = "validation") -> Row:
+    """A candidate's row at one size from its runs' records (finished or failed); ``split`` holds ``metric``
+    (validation, or a named evaluation set)."""
     finished = [r for r in records if r.get("status") == OK]
     row = Row(name, seeds=len(records))
-    row.errors = [f"seed {r['spec']['seed']}: {r.get('error')}" for r in records if r.get("status") != OK]
-    row.scores = [
-        r["metrics"]["validation"][metric]
-        for r in finished
-        if metric in r.get("metrics", {}).get("validation", {})
+    errors = [str(r.get("error")) for r in records if r.get("status") != OK]
+    row.errors = [
+        f"{errors.count(error)} of {len(records)} seeds: {error}" if errors.count(error) > 1 else error
+        for error in dict.fromkeys(errors)
     ]
-    row.run_seconds = _mean([r.get("wall_seconds") for r in finished])
+    row.scores = [
+        r["metrics"][split][metric] for r in finished if metric in r.get("metrics", {}).get(split, {})
+    ]
+    row.run_seconds = _mean([r.get("process_seconds") or r.get("wall_seconds") for r in finished])
     row.train_seconds = _mean([r.get("train_seconds") for r in finished])
     row.trainable = _mean([r.get("parameters", {}).get("trainable") for r in finished])
     row.total = _mean([r.get("parameters", {}).get("total") for r in finished])
@@ -148,21 +161,27 @@ def summarise_rows(name: str, records: list[dict[str, Any]], metric: str) -> Row
     return row
 
 
-def recommend(rows: dict[str, Row], tolerance: float | None = None, metric: str = "metric") -> Recommendation:
-    """Apply the rule of this module to one size's rows (candidates without a finished seed take no part)."""
+def recommend(
+    rows: dict[str, Row], tolerance: float | None = None, metric: str = "metric", higher: bool = True
+) -> Recommendation:
+    """Apply the rule of this module to one size's rows (candidates without a finished seed take no part);
+    ``higher``: a larger ``metric`` is better (else lower, as for a loss)."""
     noise = f"{tolerance:g}" if tolerance is not None else "the larger of the two candidates' seed std"
-    rule = RULE.format(metric=metric, noise=noise)
+    rule = RULE.format(
+        metric=metric, noise=noise, extreme="highest" if higher else "lowest", worse="below" if higher else "above"
+    )
     scored = [row for row in rows.values() if row.mean is not None]
     if not scored:
         return Recommendation(None, None, [], rule)
-    best = max(scored, key=lambda row: row.mean)
+    sign = 1.0 if higher else -1.0
+    best = max(scored, key=lambda row: sign * row.mean)
 
     def margin(row: Row) -> float:
         if tolerance is not None:
             return tolerance
         return max(best.std or 0.0, row.std or 0.0)
 
-    within = [row for row in scored if row.mean >= best.mean - margin(row) - 1e-12]
+    within = [row for row in scored if sign * row.mean >= sign * best.mean - margin(row) - 1e-12]
     cheapest = min(
         within,
         key=lambda row: (

@@ -57,7 +57,7 @@ class TrainerInputs:
     wrap_collator: Callable | None = (
         None  # the run's collator → the one to train with (UDALM's target masking)
     )
-    compute_loss_func: Callable | None = None  # the loss from the logits (class weights); None: the model's own
+    task_loss: nn.Module | None = None  # the loss from (logits, labels) (class weights); None: the model's own
 
 
 class Objective:

@@ -28,7 +28,7 @@ from ..errors import DataError
 from ..metrics import MetricSuite
 from ..modeling import load_classifier
 from ..wrappers import load_trained_classifier
-from ..wrappers.class_weighting import LogitsLoss, WeightedCrossEntropyLoss, class_weight_values
+from ..wrappers.class_weighting import WeightedCrossEntropyLoss, class_weight_values
 from .base import Objective, ObjectiveData, TrainerInputs, register_objective
 from .records import EvaluationInputs, SavedRun, input_record, prediction_pairs
 
@@ -94,11 +94,11 @@ class SingleTask(Objective):
         metrics = MetricSuite(self.recipe.training.metrics, num_labels=len(self.data.labels))
         weights = self.class_weights()
         smoothing = self.recipe.training.label_smoothing_factor
-        loss = LogitsLoss(WeightedCrossEntropyLoss(weights, smoothing)) if weights else None
+        loss = WeightedCrossEntropyLoss(weights, smoothing) if weights else None
         evaluation = encoded["validation"]
         if self.data.eval_sets:  # the Trainer scores each set at every evaluation (metrics `eval_<set>_…`)
             evaluation = {"validation": evaluation, **{name: encoded[name] for name in self.data.eval_sets}}
-        return TrainerInputs(model, encoded["train"], evaluation, metrics, compute_loss_func=loss)
+        return TrainerInputs(model, encoded["train"], evaluation, metrics, task_loss=loss)
 
     def record(self) -> dict[str, Any]:
         weights = self.class_weights()

@@ -55,11 +55,21 @@ def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: P
             run.processor.save_pretrained(output_dir / MERGED_DIR)
 
 
+class EarlyStopping(EarlyStoppingCallback):
+    """transformers' EarlyStoppingCallback, deaf to the evaluations that lack its metric: with named evaluation
+    sets (``eval_files``) the Trainer evaluates each set apart, and only one holds ``metric_for_best_model``."""
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        name = args.metric_for_best_model
+        if (name if name.startswith("eval_") else f"eval_{name}") in metrics:
+            super().on_evaluate(args, state, control, metrics, **kwargs)
+
+
 def early_stopping(args) -> list:
-    """transformers' EarlyStoppingCallback when the recipe asks for it."""
+    """Early stopping when the recipe asks for it."""
     if args.early_stopping_patience is None:
         return []
-    return [EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold)]
+    return [EarlyStopping(args.early_stopping_patience, args.early_stopping_threshold)]
 
 
 def early_stopping_report(args, trainer: TransferTrainer) -> dict[str, Any]:
@@ -112,7 +122,7 @@ def build_trainer(run: PreparedRun, inputs: TrainerInputs, data: TrainingData, m
         callbacks=[*run.strategy.callbacks(), *inputs.callbacks, *early_stopping(args)],
         strategy=run.strategy,
         train_sampler=inputs.sampler,
-        compute_loss_func=inputs.compute_loss_func,
+        task_loss=inputs.task_loss,
     )
 
 

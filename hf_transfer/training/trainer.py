@@ -75,10 +75,11 @@ class TransferTrainer(Trainer):
     Everything else is the stock ``Trainer``: devices, precision and distribution come from accelerate.
     """
 
-    def __init__(self, *args, strategy=None, train_sampler=None, **kwargs):
+    def __init__(self, *args, strategy=None, train_sampler=None, task_loss=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.strategy = strategy
         self.train_sampler = train_sampler
+        self.task_loss = task_loss  # a loss from (logits, labels), e.g. class-weighted; None: the model's own
         self._loss_parts: dict[str, list[float]] = {}
         self.model_accepts_loss_kwargs = False  # per-batch mean losses (see the class docstring)
         self._sampler_epoch = SamplerEpochCallback()
@@ -113,7 +114,16 @@ class TransferTrainer(Trainer):
         return dataset.with_transform(KeepColumns(transform, self._signature_columns))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """The stock loss; the loss parts a model returns in its output's ``loss_parts`` are kept for the logs."""
+        """The stock loss, or ``task_loss(logits, labels)`` when set (class weights) — a per-batch mean like a
+        model's own loss, so gradient accumulation and several processes scale it as they scale that one (not
+        ``compute_loss_func``, whose loss the Trainer takes as already scaled); the loss parts a model returns in
+        its output's ``loss_parts`` are kept for the logs."""
+        if self.task_loss is not None and "labels" in inputs:
+            inputs = dict(inputs)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            loss = self.task_loss(outputs["logits"], labels)
+            return (loss, outputs) if return_outputs else loss
         loss, outputs = super().compute_loss(
             model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )

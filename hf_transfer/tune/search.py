@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -29,7 +30,9 @@ from typing import Any
 
 import optuna
 import yaml
+from transformers import TrainerCallback
 
+from ..compare.summary import higher_is_better
 from ..config import command_options, json_spec, parse_recipe, recipe_with_block
 from ..errors import RecipeError
 from ..stages.train import build_trainer, training_inputs
@@ -70,11 +73,25 @@ def tune_arguments(block: dict[str, Any], given: TuneArguments | dict[str, Any] 
 
 
 def objective_metric(base: dict[str, Any], arguments: TuneArguments) -> tuple[str, str]:
-    """The optimised metric (as the Trainer names it without ``eval_``) and the direction."""
+    """The optimised metric (as the Trainer names it without ``eval_``) and the direction (losses and errors
+    are minimised, unless the recipe's ``greater_is_better`` says otherwise)."""
     metric = arguments.metric or base.get("metric_for_best_model") or (base.get("metrics") or ["accuracy"])[0]
     metric = str(metric).removeprefix("eval_")
-    direction = arguments.direction or ("minimize" if metric.endswith("loss") else "maximize")
-    return metric, direction
+    higher = higher_is_better(metric, base.get("greater_is_better"))
+    return metric, arguments.direction or ("maximize" if higher else "minimize")
+
+
+def check_study(study: optuna.Study, settings: dict[str, Any], root: Path) -> None:
+    """A study folder serves one search: the metric, direction, space and recipe it was made for."""
+    made_for = study.user_attrs.get("search")
+    if made_for is None:
+        study.set_user_attr("search", settings)
+    elif made_for != settings:
+        changed = ", ".join(key for key in settings if settings[key] != made_for.get(key))
+        raise RecipeError(
+            f"{root} holds a search with another {changed}: its trials would not compare. Choose another "
+            "--output_dir (or delete that folder to start again)."
+        )
 
 
 def metric_value(metrics: dict[str, float], metric: str) -> float:
@@ -125,7 +142,7 @@ def _trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
             "value": t.value,
             "params": t.params,
             "intermediate_values": t.intermediate_values,
-            "trainable_parameters": t.user_attrs.get("trainable_parameters"),
+            "trainable_parameters": t.user_attrs.get("trained_parameters", t.user_attrs.get("trainable_parameters")),
             "seconds": t.duration.total_seconds() if t.duration else None,
         }
         for t in study.trials
@@ -182,39 +199,53 @@ def tune(
         storage = f"sqlite:///{(root / STUDY_FILE).resolve()}"
         seed = arguments.sampler_seed if arguments.sampler_seed is not None else int(original.get("seed", 42))
         study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction)
+        recipe_key = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        check_study(
+            study,
+            {"metric": metric, "direction": direction, "space": arguments.search_space, "recipe": recipe_key},
+            root,
+        )
         for stale in (t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING):
             study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # a killed search's unfinished trial
             logger.info("Trial %d was cut short by a stopped search: marked failed, not counted.", stale.number)
         remaining = arguments.n_trials - sum(t.state in FINISHED for t in study.trials)
-        if remaining > 0:  # a resumed search draws on: the sampler's seed moves past the trials already made
-            seed += len(study.trials)
-            _search(values, space, metric, direction, remaining, storage, name, seed, pruner or _pruner(arguments))
-        else:
-            logger.info("The study already has %d finished trials: nothing to run.", arguments.n_trials)
-        study = optuna.load_study(study_name=name, storage=storage)
-        rows = _trial_rows(study)
-        completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        best = study.best_trial if completed else None
-        best_path = None
-        if best is not None:
-            best_values = with_parameters(original, best.params)
-            best_values.pop("output_dir", None)
-            best_path = root / BEST_RECIPE
-            best_path.write_text(yaml.safe_dump(best_values, sort_keys=False, allow_unicode=True))
-        (root / TUNE_MD).write_text(_markdown(name, metric, direction, rows, best))
-        payload = {
-            "recipe": name,
-            "metric": f"validation/{metric}",
-            "direction": direction,
-            "search_space": arguments.search_space,
-            "n_trials": arguments.n_trials,
-            "best": {"number": best.number, "value": best.value, "params": best.params} if best else None,
-            "trials": rows,
-            "seconds": time.perf_counter() - started,
-        }
-        (root / TUNE_JSON).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        try:
+            if remaining > 0:  # a resumed search draws on: the sampler's seed moves past the trials already made
+                seed += len(study.trials)
+                _search(values, space, metric, direction, remaining, storage, name, seed, pruner or _pruner(arguments))
+            else:
+                logger.info("The study already has %d finished trials: nothing to run.", arguments.n_trials)
+        finally:  # the trials so far are reported even when a trial's error stops the search
+            result = _report(root, name, original, arguments, metric, direction, storage, started)
     finally:
         lock.close()
+    return result
+
+
+def _report(root, name, original, arguments, metric, direction, storage, started) -> TuneResult:
+    """tune.md, tune.json and best_recipe.yaml from the study as it stands."""
+    study = optuna.load_study(study_name=name, storage=storage)
+    rows = _trial_rows(study)
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = study.best_trial if completed else None
+    best_path = None
+    if best is not None:
+        best_values = with_parameters(original, best.params)
+        best_values.pop("output_dir", None)
+        best_path = root / BEST_RECIPE
+        best_path.write_text(yaml.safe_dump(best_values, sort_keys=False, allow_unicode=True))
+    (root / TUNE_MD).write_text(_markdown(name, metric, direction, rows, best))
+    payload = {
+        "recipe": name,
+        "metric": f"validation/{metric}",
+        "direction": direction,
+        "search_space": arguments.search_space,
+        "n_trials": arguments.n_trials,
+        "best": {"number": best.number, "value": best.value, "params": best.params} if best else None,
+        "trials": rows,
+        "seconds": time.perf_counter() - started,
+    }
+    (root / TUNE_JSON).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return TuneResult(root, best.params if best else None, best.value if best else None, best_path, rows)
 
 
@@ -237,7 +268,7 @@ def _search(values, space, metric, direction, n_trials, storage, name, seed, pru
         trial_run = prepare_run(parse_recipe(with_parameters(values, params)))
         trial_inputs, _ = training_inputs(trial_run)
         trainer.strategy = trial_run.strategy  # its optimizer groups (held parameters, layer-wise decay)
-        trainer.compute_loss_func = trial_inputs.compute_loss_func
+        trainer.task_loss = trial_inputs.task_loss
         trial.set_user_attr("trainable_parameters", trial_run.parameters["trainable"])
         return trial_inputs.model
 
@@ -245,13 +276,27 @@ def _search(values, space, metric, direction, n_trials, storage, name, seed, pru
         return {p.name: p.suggest(trial) for p in space if p.trains}
 
     trainer = build_trainer(run, inputs, data, model_init=model_init)
+    trainer.add_callback(TrainedParameters(trainer))
     try:
         _run_trials(trainer, hp_space, metric, direction, n_trials, storage, name, seed, pruner)
-    except ValueError:  # transformers asks the study for its best trial, which fails when every trial was pruned
+    except ValueError as err:  # transformers asks the study for its best trial: none when every trial was pruned
         finished = optuna.load_study(study_name=name, storage=storage).trials
-        if any(t.state == optuna.trial.TrialState.COMPLETE for t in finished):
+        all_pruned = all(t.state == optuna.trial.TrialState.PRUNED for t in finished[-n_trials:])
+        if not all_pruned or "Record does not exist" not in str(err):
             raise
-        logger.warning("No trial completed (all pruned or failed): no best recipe.")
+        logger.warning("Every trial was pruned: no best recipe.")
+
+
+class TrainedParameters(TrainerCallback):
+    """Records on the trial how many parameters the model the Trainer actually trains has trainable."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        trial = getattr(self.trainer, "_trial", None)
+        if trial is not None and hasattr(trial, "set_user_attr") and model is not None:
+            trial.set_user_attr("trained_parameters", sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
 def _run_trials(trainer, hp_space, metric, direction, n_trials, storage, name, seed, pruner) -> None:

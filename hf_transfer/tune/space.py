@@ -30,6 +30,20 @@ FIXED_KEYS = frozenset(
     | {"output_dir", "seed", "stages", "multitask"}
 )
 TRAINING_KEYS = frozenset(f.name for f in dataclasses.fields(TransferTrainingArguments))
+# Keys the trial's model cannot carry: they change the data path, the sampler, the collator or the callbacks,
+# which one Trainer keeps for the whole search
+NOT_PER_TRIAL = {
+    "strategy.type": "the strategy type",
+    "strategy.cache_features": "the feature cache",
+    "adaptation.type": "the adaptation type",
+    "adaptation.source_fraction": "the domain-mixing sampler",
+    "adaptation.mlm_probability": "UDALM's masking collator",
+    "adaptation.lambda_schedule": "the λ schedule callback",
+    "adaptation.lambda_max": "the λ schedule callback",
+    "adaptation.lambda_gamma": "the λ schedule callback",
+    "class_weight": "the loss built with the data",
+    "eval_files": "the evaluation sets",
+}
 
 
 @dataclass
@@ -76,6 +90,12 @@ def parse_parameter(name: str, spec: Any) -> Parameter:
         )
     if "." not in name and name not in field_names():
         raise RecipeError(f"Search-space key {name!r} is not a recipe key.{did_you_mean(name, field_names())}")
+    if name in NOT_PER_TRIAL:
+        raise RecipeError(
+            f"Search-space key {name!r} changes {NOT_PER_TRIAL[name]}, which one Trainer keeps for the whole search: "
+            "compare such choices with `hf-transfer compare` (e.g. --candidates lora full), and search the "
+            "options of one of them."
+        )
     if head in FIXED_KEYS or name in FIXED_KEYS:
         raise RecipeError(
             f"Search-space key {name!r} changes the model or the data, which stay fixed in a search (every trial is "

@@ -1,5 +1,5 @@
-"""Class weights for imbalanced labels (the recipe key ``class_weight``): the weights, the weighted loss, and the
-adapter that hands the loss to ``Trainer(compute_loss_func=...)``.
+"""Class weights for imbalanced labels (the recipe key ``class_weight``): the weights and the weighted loss (which
+``TransferTrainer(task_loss=...)``, the domain-adaptation wrapper and the multi-task heads apply).
 
 ``class_weight: balanced`` gives class ``c`` the weight ``w_c = n / (k · n_c)`` (scikit-learn's "balanced": ``n``
 training rows, ``k`` classes, ``n_c`` rows of class ``c``), so every class weighs as much in the loss as if the
@@ -87,14 +87,3 @@ class WeightedCrossEntropyLoss(nn.Module):
             ignore_index=-100,
             label_smoothing=self.label_smoothing,
         )
-
-
-class LogitsLoss:
-    """``Trainer(compute_loss_func=...)``: the Trainer takes the labels out of the batch, the model returns logits,
-    and this computes the loss on them."""
-
-    def __init__(self, loss: nn.Module):
-        self.loss = loss
-
-    def __call__(self, outputs, labels, num_items_in_batch=None) -> torch.Tensor:
-        return self.loss(outputs["logits"], labels)

@@ -225,8 +225,8 @@ class DomainAdaptation(Objective):
             if config.type == "udalm"
             else None
         )
-        if inputs.compute_loss_func is not None:  # class weights: the wrapper weighs its task loss
-            wrapped.task_loss_function = inputs.compute_loss_func.loss
+        if inputs.task_loss is not None:  # class weights: the wrapper weighs its task loss
+            wrapped.task_loss_function = inputs.task_loss
         return dataclasses.replace(
             inputs,
             model=wrapped,
@@ -234,7 +234,7 @@ class DomainAdaptation(Objective):
             sampler=sampler,
             callbacks=[*inputs.callbacks, LambdaScheduleCallback(config)],
             wrap_collator=masking,
-            compute_loss_func=None,
+            task_loss=None,
         )
 
     def adjust(self, trainer, processor) -> None:
