@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from transformers import HfArgumentParser
-
 from ..compare import CompareArguments, compare
 from ..compare.report import COMPARISON_MD
 from ..config import DEFAULT_RECIPE
-from ..errors import RecipeError
-from .train import split_recipe_argument
+from .command_options import given_options, print_help, split_command
 
 DESCRIPTION = f"""Which technique suits this recipe's data: run each candidate (strategy presets, strategy types,
 adaptation types, recipes) on the recipe's data and checkpoint, over seeds and training-set sizes, each run in its
@@ -20,18 +17,9 @@ of the best validation score). Run it again to continue a stopped comparison: fi
 field can be overridden after the options (--num_train_epochs 1). Default recipe: {DEFAULT_RECIPE}."""
 
 
-def compare_options_parser() -> HfArgumentParser:
-    return HfArgumentParser(CompareArguments, allow_abbrev=False, add_help=False)
-
-
 def given_compare_options(argv: list[str]) -> tuple[dict, list[str]]:
     """The compare options given on the command line (only those) and the remaining recipe overrides."""
-    parser = compare_options_parser()
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-        action.required = False
-    namespace, rest = parser.parse_known_args(argv)
-    return vars(namespace), rest
+    return given_options(CompareArguments, argv)
 
 
 def redacted(argv: list[str]) -> list[str]:
@@ -65,16 +53,9 @@ def compare_command_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_compare(args, extra: list[str]) -> int:
     if args.help:
-        print(f"usage: hf-transfer compare [RECIPE] [options] [--field value ...]\n\n{DESCRIPTION}\n")
-        print(compare_options_parser().format_help().split("\n\n", 1)[-1])
+        print_help("compare", DESCRIPTION, CompareArguments)
         return 0
-    recipe, rest = split_recipe_argument(extra)
-    options, overrides = given_compare_options(rest)
-    if any(not arg.startswith("-") for arg in overrides[:1]):
-        raise RecipeError(
-            f"Unexpected argument {overrides[0]!r}: give the recipe first, then options "
-            "(`hf-transfer compare RECIPE --candidates lora full`)."
-        )
+    recipe, options, overrides = split_command(CompareArguments, extra)
     command = "hf-transfer compare " + shlex.join(redacted(extra))
     result = compare(recipe or DEFAULT_RECIPE, options, overrides, command=command)
     print((result.output_dir / COMPARISON_MD).read_text())

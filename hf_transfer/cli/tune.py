@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from transformers import HfArgumentParser
-
 from ..config import DEFAULT_RECIPE
-from ..errors import RecipeError
 from ..tune import TuneArguments, tune
 from ..tune.search import TUNE_MD
-from .train import split_recipe_argument
+from .command_options import given_options, print_help, split_command
 
 DESCRIPTION = f"""Search hyper-parameters of a recipe with Optuna (Trainer.hyperparameter_search): the search space
 (in the recipe's `tune:` block, or --search_space as JSON) may name any recipe key and strategy / adaptation
@@ -19,18 +16,9 @@ in an SQLite study, so running the same command again resumes. Writes best_recip
 Any recipe field can be overridden after the options. Default recipe: {DEFAULT_RECIPE}."""
 
 
-def tune_options_parser() -> HfArgumentParser:
-    return HfArgumentParser(TuneArguments, allow_abbrev=False, add_help=False)
-
-
 def given_tune_options(argv: list[str]) -> tuple[dict, list[str]]:
     """The tune options given on the command line (only those) and the remaining recipe overrides."""
-    parser = tune_options_parser()
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-        action.required = False
-    namespace, rest = parser.parse_known_args(argv)
-    return vars(namespace), rest
+    return given_options(TuneArguments, argv)
 
 
 def tune_command_parser(subparsers) -> argparse.ArgumentParser:
@@ -48,13 +36,9 @@ def tune_command_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_tune(args, extra: list[str]) -> int:
     if args.help:
-        print(f"usage: hf-transfer tune [RECIPE] [options] [--field value ...]\n\n{DESCRIPTION}\n")
-        print(tune_options_parser().format_help().split("\n\n", 1)[-1])
+        print_help("tune", DESCRIPTION, TuneArguments)
         return 0
-    recipe, rest = split_recipe_argument(extra)
-    options, overrides = given_tune_options(rest)
-    if overrides[:1] and not overrides[0].startswith("-"):
-        raise RecipeError(f"Unexpected argument {overrides[0]!r}: give the recipe first, then options.")
+    recipe, options, overrides = split_command(TuneArguments, extra)
     result = tune(recipe or DEFAULT_RECIPE, options, overrides)
     print((result.output_dir / TUNE_MD).read_text())
     print(f"search saved to {result.output_dir}")
