@@ -103,8 +103,8 @@ def modality(base: dict[str, Any]) -> str:
     return IMAGE if is_vision_config(config) else TEXT
 
 
-def _preset(name: str, base: dict[str, Any]) -> dict[str, Any]:
-    overrides = {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[name][modality(base)].items()}
+def _preset(name: str, base: dict[str, Any], kind: str) -> dict[str, Any]:
+    overrides = {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[name][kind].items()}
     if name == "feature_extraction" and base.get("adaptation"):
         overrides["strategy"]["cache_features"] = False  # adaptation needs the backbone in the loop
     return overrides
@@ -123,7 +123,7 @@ def _known_names(base: dict[str, Any]) -> list[str]:
     return [*PRESETS, *STRATEGIES, *(ALIGNMENTS if base.get("adaptation") else ())]
 
 
-def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any]) -> Candidate:
+def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any], kind: str | None = None) -> Candidate:
     """A candidate from its name or mapping (see the module docstring). Raises :class:`RecipeError` naming the
     valid choices for an unknown name."""
     if isinstance(entry, dict):
@@ -148,7 +148,7 @@ def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any]) -> Cand
         return Candidate(str(name), _technique({**start, **entry}), "mapping")
     name = str(entry)
     if name in PRESETS:
-        return Candidate(name, _preset(name, base), "preset")
+        return Candidate(name, _preset(name, base, kind or modality(base)), "preset")
     if name in STRATEGIES:
         return Candidate(name, {"strategy": {"type": name}}, "strategy")
     if name in ALIGNMENTS:
@@ -169,7 +169,8 @@ def resolve_candidate(entry: str | dict[str, Any], base: dict[str, Any]) -> Cand
 
 def resolve_candidates(entries: list[str | dict[str, Any]], base: dict[str, Any]) -> list[Candidate]:
     """Every candidate, with unique names (a repeated name is refused: the folders would collide)."""
-    candidates = [resolve_candidate(entry, base) for entry in entries]
+    kind = modality(base) if any(isinstance(e, str) and e in PRESETS for e in entries) else None  # once
+    candidates = [resolve_candidate(entry, base, kind) for entry in entries]
     names = [c.name for c in candidates]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

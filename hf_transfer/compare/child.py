@@ -20,15 +20,9 @@ from typing import Any
 import torch
 
 from ..run import train
+from .runs import write_record
 
 RESULT_SPLITS = ("validation", "test", "target_test")
-
-
-def write_record(path: Path, record: dict[str, Any]) -> None:
-    """Replace the record atomically (a killed process leaves the old one or the new one, never half)."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(partial, path)
 
 
 def peak_memory() -> dict[str, float]:

@@ -92,6 +92,13 @@ def without_secrets(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if not key.endswith("_token")}
 
 
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    """Replace a run's record atomically (a killed process leaves the old one or the new one, never half)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    os.replace(partial, path)
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
@@ -143,7 +150,7 @@ def execute(run: PlannedRun) -> dict[str, Any]:
     flags = _launch_flags(run)
     record = {"spec": _plain(run.spec), "status": "pending", "launch": flags}
     record_file = run.record_path
-    record_file.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(record_file, record)
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
     with open(run.log_path, "w", encoding="utf-8") as log:
@@ -159,7 +166,7 @@ def execute(run: PlannedRun) -> dict[str, Any]:
     if record.get("status") not in (OK, FAILED):  # killed, or died before writing its result
         record.update(status=FAILED, error=f"exit code {process.returncode}: {_last_line(run.log_path)}")
     record["returncode"] = process.returncode
-    record_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_record(record_file, record)
     if record.get("status") == OK:
         drop_checkpoints(run.folder)
     return record
@@ -263,5 +270,5 @@ def not_run(run: PlannedRun, error: str) -> dict[str, Any]:
     """The record of a run that cannot start (its probe failed, the budget leaves it no step)."""
     record = {"spec": _plain(run.spec), "status": FAILED, "error": error}
     run.folder.parent.mkdir(parents=True, exist_ok=True)
-    run.record_path.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(run.record_path, record)
     return record

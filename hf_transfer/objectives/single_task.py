@@ -7,6 +7,7 @@ What a recipe does without ``multitask:`` — text or image classification, scor
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ class SingleTask(Objective):
     def describe_data(self) -> str:
         return f"labels: {', '.join(self.data.labels)}"
 
+    @cached_property
     def class_weights(self) -> list[float] | None:
         """The weight of each class (``class_weight``), from the training rows; None without class weights."""
         spec = self.recipe.training.class_weight
@@ -92,7 +94,7 @@ class SingleTask(Objective):
     def trainer_inputs(self, model, processor) -> TrainerInputs:
         encoded = self.data.encoded
         metrics = MetricSuite(self.recipe.training.metrics, num_labels=len(self.data.labels))
-        weights = self.class_weights()
+        weights = self.class_weights
         smoothing = self.recipe.training.label_smoothing_factor
         loss = WeightedCrossEntropyLoss(weights, smoothing) if weights else None
         evaluation = encoded["validation"]
@@ -101,7 +103,7 @@ class SingleTask(Objective):
         return TrainerInputs(model, encoded["train"], evaluation, metrics, task_loss=loss)
 
     def record(self) -> dict[str, Any]:
-        weights = self.class_weights()
+        weights = self.class_weights
         return {
             "labels": self.data.labels,
             **({"class_weights": dict(zip(self.data.labels, weights, strict=True))} if weights else {}),

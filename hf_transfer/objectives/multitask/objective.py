@@ -8,6 +8,7 @@ table under ``multitask``; ``predictions_test.jsonl`` one line per test row with
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ class MultiTask(Objective):
                 "each task's data in its `multitask:` block. Drop `eval_files`."
             )
 
+    @cached_property
     def class_weights(self) -> dict[str, list[float]]:
         """Per single-label task, its class weights (``class_weight``: ``balanced`` for every such task, or
         ``{task: balanced | {label: weight}}``), counted on the packed training labels."""
@@ -117,7 +119,7 @@ class MultiTask(Objective):
 
     def trainer_inputs(self, model, processor) -> TrainerInputs:
         settings, args, data = self.settings, self.recipe.training, self.tasks_data
-        weights = self.class_weights()
+        weights = self.class_weights
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         base.class_weights = {name: torch.tensor(values) for name, values in weights.items()}
         metrics = MultiTaskMetrics(data.tasks, {t.name: t.metrics for t in settings.tasks})
@@ -135,7 +137,7 @@ class MultiTask(Objective):
 
     def record(self) -> dict[str, Any]:
         settings, data = self.settings, self.tasks_data
-        weights = self.class_weights()
+        weights = self.class_weights
         return {
             "labels": self.data.labels,
             **(
