@@ -73,6 +73,7 @@ def test_durations(text, seconds):
         ({"budget": "1h30"}, "is ambiguous: give the last number its unit, e.g. 1h30m"),
         ({"budget": "5m", "budget_per_run": "1m"}, "keep one"),
         ({"seeds": 0}, "must be at least 1"),
+        ({"probe_steps": 1}, "`probe_steps: 1` must be at least 2"),
         ({"train_sizes": ["100", "lots"]}, "neither a positive number of rows nor `all`"),
         ({"train_sizes": ["100", "100"]}, "repeats a size"),
         ({"tolerance": -0.1}, "must be 0 or more"),

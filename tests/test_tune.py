@@ -13,7 +13,7 @@ from hf_transfer import parse_recipe, tune
 from hf_transfer.cli.tune import given_tune_options
 from hf_transfer.errors import RecipeError
 from hf_transfer.training import prepare_run
-from hf_transfer.tune import parse_space, with_parameters
+from hf_transfer.tune import TuneArguments, parse_space, with_parameters
 from hf_transfer.tune.search import STUDY_FILE, metric_value
 
 LORA = {"type": "peft", "method": "lora", "r": 8, "alpha": 16}
@@ -54,6 +54,20 @@ def test_a_search_space_reads_ranges_choices_and_nested_options():
 def test_bad_search_spaces_are_refused_with_the_fix(space, message):
     with pytest.raises(RecipeError, match=message):
         parse_space(space)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"n_trials": 0}, "`n_trials: 0` must be at least 1"),
+        ({"pruner": "hyperband"}, "Unknown `pruner: hyperband`: use median or none"),
+        ({"direction": "up"}, "`direction: up` must be maximize or minimize"),
+        ({"pruner_startup_trials": -1}, "`pruner_startup_trials` must be 0 or more"),
+    ],
+)
+def test_bad_tune_options_are_refused_with_the_fix(options, message):
+    with pytest.raises(RecipeError, match=message):
+        TuneArguments(**options)
 
 
 def test_a_range_end_the_recipe_refuses_stops_the_search_before_any_trial(tiny_recipe, tmp_path):
