@@ -71,6 +71,18 @@ def test_predict_texts_and_file(trained_dir, tmp_path, capsys):
     assert [json.loads(line)["text"] for line in output.read_text().splitlines()] == ["x"]
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [["a great film", "awful"], ["--text", "a great film", "awful"], ["a great film", "--text", "awful"]],
+    ids=["positional", "one --text, two texts", "both"],
+)
+def test_predict_takes_texts_as_the_images_come(arguments, trained_dir, capsys):
+    capsys.readouterr()
+    assert main(["predict", str(trained_dir), *arguments]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[2] for line in lines] == ["a great film", "awful"]
+
+
 def test_predict_without_input_is_an_error(trained_dir, capsys):
     assert main(["predict", str(trained_dir)]) == 2
     assert "Nothing to predict" in capsys.readouterr().err

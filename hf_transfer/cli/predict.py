@@ -1,4 +1,7 @@
-"""``hf-transfer predict MODEL_DIR (--text TEXT ... | --file FILE | --image PATH ...)``."""
+"""``hf-transfer predict MODEL_DIR [INPUT ...] [--text TEXT ...] [--file FILE] [--image PATH ...]``.
+
+Texts come as positional arguments, after ``--text`` (several after one, or repeated) or from ``--file``; images
+as paths after ``--image`` or positionally (for an image model)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,12 @@ def predict_command_parser(subparsers) -> argparse.ArgumentParser:
         "JSON Lines.",
     )
     parser.add_argument("model_dir", help="folder written by `hf-transfer train` (or any saved classifier)")
-    parser.add_argument("--text", action="append", default=[], help="a text to label (repeatable)")
+    parser.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="texts to label (image files, for an image model)"
+    )
+    parser.add_argument(
+        "--text", nargs="+", action="extend", default=[], help="texts to label (several after one --text, or repeat it)"
+    )
     parser.add_argument("--file", help="a .txt file (one text per line) or csv/tsv/json/jsonl/parquet file")
     parser.add_argument("--text_column", default="text", help="text column of --file (default: text)")
     parser.add_argument(
@@ -42,9 +50,16 @@ def run_predict(args, extra) -> int:
     texts = list(args.text)
     if args.file:
         texts += read_texts(args.file, args.text_column)
-    if not texts and not args.image:
-        raise DataError("Nothing to predict: pass --text TEXT (repeatable), --file FILE or --image PATH ....")
+    if not texts and not args.image and not args.inputs:
+        raise DataError(
+            "Nothing to predict: pass texts (`predict DIR \"text one\" \"text two\"` or --text TEXT ...), "
+            "--file FILE or --image PATH ...."
+        )
     predictor = Predictor(args.model_dir)
+    if predictor.images:
+        args.image = [*args.inputs, *args.image]
+    else:
+        texts = [*args.inputs, *texts]
     if predictor.images != bool(args.image) or (texts and args.image):
         kind = "an image" if predictor.images else "a text"
         fix = "--image PATH ..." if predictor.images else "--text / --file"
