@@ -58,6 +58,8 @@ MODEL_FILES = (
     "preprocessor_config.json",
     "processor_config.json",
     "image_processor_config.json",
+    "pooled_model.py",  # the modelling code of hf_transfer's pooled and multi-task models (`auto_map`)
+    "multitask_model.py",
 )
 # What documents it (top of the folder only; the card is rendered again for the export).
 DOCUMENT_FILES = (RECIPE_FILE, METRICS_FILE, "*.png")

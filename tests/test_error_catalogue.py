@@ -880,7 +880,7 @@ CASES = [
         "`hf-transfer predict MODEL` with no input",
         lambda w: ["predict", str(w.model)],
         DataError,
-        r"Nothing to predict: pass --text",
+        r"Nothing to predict: pass texts",
     ),
     # -- training options -------------------------------------------------------------------------------------
     Case(

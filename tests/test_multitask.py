@@ -21,6 +21,7 @@ from hf_transfer.objectives.multitask import (
     decode_tasks,
 )
 from hf_transfer.wrappers import MultiTaskConfig, MultiTaskModel, load_trained_classifier
+from hf_transfer.wrappers.multitask import check_task_table
 
 TASKS = [
     {"name": "topic", "kind": "single_label_classification", "labels": ["a", "b", "c"]},
@@ -178,7 +179,9 @@ def test_an_unknown_task_kind_names_the_valid_ones():
         MultiTaskSettings.from_spec({"tasks": [{"name": "a", "label_colum": "x"}, {"name": "b"}]})
     with pytest.raises(RecipeError, match="unknown sampling 'temprature'.*temperature"):
         MultiTaskSettings.from_spec({"tasks": [{"name": "a"}, {"name": "b"}], "sampling": "temprature"})
-    with pytest.raises(RecipeError, match="unknown kind"):
+    with pytest.raises(RecipeError, match="unknown kind 'ranking'"):
+        check_task_table([{"name": "a", "kind": "ranking"}])
+    with pytest.raises(ValueError, match="unknown kind 'ranking'"):  # the saved model's own code: no hf_transfer error
         MultiTaskConfig(tasks=[{"name": "a", "kind": "ranking"}])
 
 

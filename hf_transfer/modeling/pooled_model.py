@@ -9,6 +9,11 @@ Hub load. Inside hf_transfer the same classes are registered with the Auto class
 Poolings: ``cls`` (first token), ``pooler`` (the backbone's pooler output), ``mean`` / ``max`` (over non-padding
 tokens, or over the spatial grid of a conv backbone). The forward also accepts precomputed ``features`` (pooled
 backbone outputs) instead of inputs: the head alone then runs (feature caching).
+
+A folder that holds an adapter on a pooled head (``adapter_config.json`` and this config, no model weights) loads
+the same way: the backbone comes from ``backbone_name_or_path`` (its Hub id), then transformers' PEFT integration
+loads the adapter and the trained head (``load_adapter``), so ``pipeline("text-classification", model=folder,
+trust_remote_code=True)`` serves it too.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import cached_file
 
-REMOTE_MODULE = "pooled_model"  # this file's name in a saved folder (the ``auto_map`` entries point at it)
+ADAPTER_CONFIG = "adapter_config.json"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+DOWNLOAD_KWARGS = ("cache_dir", "token", "local_files_only", "force_download", "proxies")
 
 
 def feature_size(config: PretrainedConfig, backbone: nn.Module | None = None) -> int:
@@ -61,6 +69,51 @@ def pool_features(outputs, pooling: str, attention_mask: torch.Tensor | None) ->
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
+def backbone_dict(config: PretrainedConfig) -> dict:
+    """A backbone's config as a dict to nest, without ``_name_or_path`` (where it was loaded from on this
+    machine, a cache or package folder)."""
+    values = config.to_dict()
+    values.pop("_name_or_path", None)
+    return values
+
+
+def holds_only_an_adapter(name_or_path, download_kwargs: dict) -> bool:
+    """Whether a folder or Hub repo holds an adapter (``adapter_config.json``) and no model weights."""
+    def has(filename: str) -> bool:
+        kwargs = {k: v for k, v in download_kwargs.items() if k in DOWNLOAD_KWARGS}
+        found = cached_file(
+            str(name_or_path),
+            filename,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+            **kwargs,
+        )
+        return found is not None
+
+    return has(ADAPTER_CONFIG) and not any(has(name) for name in WEIGHT_FILES)
+
+
+def load_on_backbone(cls, name_or_path, kwargs: dict) -> PreTrainedModel:
+    """``cls`` built from the config in ``name_or_path`` on the backbone named by its ``backbone_name_or_path``,
+    then the adapter of ``name_or_path`` loaded into it (transformers' PEFT integration), in eval mode."""
+    download = {k: v for k, v in kwargs.items() if k in DOWNLOAD_KWARGS}
+    config = kwargs.get("config")
+    if not isinstance(config, cls.config_class):
+        config = cls.config_class.from_pretrained(name_or_path, revision=kwargs.get("revision"), **download)
+    if not config.backbone_name_or_path:
+        raise OSError(
+            f"{name_or_path} holds an adapter but its config.json names no backbone (`backbone_name_or_path`): "
+            "load the base model yourself and apply the adapter with peft's PeftModel.from_pretrained(base, folder)."
+        )
+    backbone = AutoModel.from_pretrained(config.backbone_name_or_path, **download)
+    model = cls(config)
+    model.backbone = backbone
+    model.main_input_name = backbone.main_input_name
+    revision = {"revision": kwargs["revision"]} if kwargs.get("revision") else {}
+    model.load_adapter(str(name_or_path), adapter_kwargs={**download, **revision})
+    return model.eval()
+
+
 def config_from_dict(values: dict) -> PretrainedConfig:
     """A nested model config stored as a dict (``config.to_dict()``) back as its config class."""
     values = dict(values)
@@ -92,10 +145,12 @@ class PooledClassifierConfig(PretrainedConfig):
         pooling: str = "mean",
         classifier_dropout: float = 0.1,
         backbone_frozen: bool = False,
+        backbone_name_or_path: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.backbone = backbone
+        self.backbone_name_or_path = backbone_name_or_path  # the Hub id (or the name given), never a local path
         self.pooling = pooling
         self.classifier_dropout = classifier_dropout
         self.backbone_frozen = backbone_frozen
@@ -133,10 +188,13 @@ class PooledClassifier(PooledFeaturesMixin, PreTrainedModel):
         pooling: str,
         id2label: dict[int, str],
         classifier_dropout: float = 0.1,
+        backbone_name_or_path: str | None = None,
     ) -> PooledClassifier:
-        """Wrap a pretrained backbone (its weights are kept) with a new pooled linear head."""
+        """Wrap a pretrained backbone (its weights are kept) with a new pooled linear head; ``backbone_name_or_path``
+        (the Hub id the backbone came from) lets an adapter saved on this model load without its base weights."""
         config = PooledClassifierConfig(
-            backbone=backbone.config.to_dict(),
+            backbone=backbone_dict(backbone.config),
+            backbone_name_or_path=backbone_name_or_path,
             pooling=pooling,
             classifier_dropout=classifier_dropout,
             id2label=dict(id2label),
@@ -147,6 +205,14 @@ class PooledClassifier(PooledFeaturesMixin, PreTrainedModel):
         model.main_input_name = backbone.main_input_name
         set_auto_map(model, config)
         return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """``PreTrainedModel.from_pretrained``; a folder or repo holding only an adapter on this head loads its
+        backbone by ``backbone_name_or_path``, then the adapter and the trained head (:func:`load_on_backbone`)."""
+        if pretrained_model_name_or_path is not None and holds_only_an_adapter(pretrained_model_name_or_path, kwargs):
+            return load_on_backbone(cls, pretrained_model_name_or_path, kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
     def forward(
         self,
@@ -167,16 +233,18 @@ class PooledClassifier(PooledFeaturesMixin, PreTrainedModel):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-def set_auto_map(model: PreTrainedModel, config: PretrainedConfig) -> None:
-    """Make ``save_pretrained`` copy this file beside the weights and point the Auto classes at it: the config,
-    and the text or image classification class (from the backbone's main input)."""
-    image = getattr(getattr(model, "backbone", None), "main_input_name", "input_ids") == "pixel_values"
-    auto_class = "AutoModelForImageClassification" if image else "AutoModelForSequenceClassification"
+def set_auto_map(model: PreTrainedModel, config: PretrainedConfig, auto_class: str | None = None) -> None:
+    """Make ``save_pretrained`` copy the model's file beside the weights and point the Auto classes at it: the
+    config, and ``auto_class`` (by default the text or image classification class, from the backbone's input)."""
+    if auto_class is None:
+        image = getattr(getattr(model, "backbone", None), "main_input_name", "input_ids") == "pixel_values"
+        auto_class = "AutoModelForImageClassification" if image else "AutoModelForSequenceClassification"
+    module = type(model).__module__.rsplit(".", 1)[-1]  # the file's name, here and in a saved folder
     model._auto_class = auto_class  # this model's entry in auto_map (the class-level one makes the file copied)
     config.auto_map = {
         **(getattr(config, "auto_map", None) or {}),
-        "AutoConfig": f"{REMOTE_MODULE}.{type(config).__name__}",
-        auto_class: f"{REMOTE_MODULE}.{type(model).__name__}",
+        "AutoConfig": f"{module}.{type(config).__name__}",
+        auto_class: f"{module}.{type(model).__name__}",
     }
 
 

@@ -34,7 +34,9 @@ def load_multitask_model(
     if pooling in ("model", None):  # a multi-task model has no checkpoint head to keep
         pooling = "auto"
     backbone, pooling = load_pooled_backbone(checkpoint, pooling, revision, cache_dir, trust_remote_code)
-    return MultiTaskModel.from_backbone(backbone, tasks, pooling=pooling, loss_weighting=loss_weighting)
+    return MultiTaskModel.from_backbone(
+        backbone, tasks, pooling=pooling, loss_weighting=loss_weighting, backbone_name_or_path=checkpoint.requested
+    )
 
 
 def load_trained_classifier(path: str | Path) -> nn.Module:

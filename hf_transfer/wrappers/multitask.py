@@ -1,312 +1,43 @@
-"""``MultiTaskModel``: one shared backbone (text or vision) and one head per task, as a ``PreTrainedModel``.
-
-Each task has a kind, the transformers ``problem_type`` names:
-
-- ``single_label_classification``: one class per row, cross-entropy; label column width 1 (the class id);
-- ``multi_label_classification``: any subset of the classes, binary cross-entropy; width = number of classes;
-- ``regression``: one number, mean squared error; width 1.
-
-Labels travel as one float tensor ``labels`` of shape ``(batch, label_width)``: each task owns a slice of the
-columns (:meth:`MultiTaskConfig.label_slices`), and ``NaN`` marks a missing label. A row contributes to a
-task's loss only where that task's label is present, so batches may hold rows of one task (homogeneous) or of
-several (mixed) alike. Every head stays in the autograd graph (with a zero gradient when its task is absent),
-so data-parallel runs need no ``find_unused_parameters`` whichever task each rank drew.
-
-``loss = Σ_t w_t · L_t`` (``fixed``) or, with ``uncertainty`` weighting (Kendall et al., 2018) and learned
-``s_t = log σ_t²``: ``loss = Σ_t c_t · exp(−s_t) · L_t + s_t / 2`` with ``c_t = 1/2`` for regression, else 1;
-both sums run over the tasks present in the batch. ``logits`` concatenate the tasks' outputs;
-:meth:`MultiTaskModel.split_logits` cuts them per task.
-
-Example::
-
-    >>> from transformers import AutoModel
-    >>> tasks = [{"name": "sentiment", "kind": "single_label_classification", "labels": ["neg", "pos"]},
-    ...          {"name": "rating", "kind": "regression"}]
-    >>> model = MultiTaskModel.from_backbone(AutoModel.from_pretrained(path), tasks, pooling="mean")
-    >>> out = model(input_ids=ids, attention_mask=mask, labels=labels)      # labels: (batch, 2), NaN = missing
-    >>> out.loss, model.split_logits(out.logits)["sentiment"].shape
-    >>> model.save_pretrained("out"); AutoModel.from_pretrained("out")     # after `import hf_transfer`
-"""
+"""The multi-task model (:mod:`hf_transfer.modeling.multitask_model`, self-contained so that saved models carry it),
+registered with ``AutoConfig`` / ``AutoModel`` so that after ``import hf_transfer`` a saved model reloads without
+remote code, and :func:`check_task_table`, the recipe-side check that names the problem as a ``RecipeError``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from transformers import AutoConfig, AutoModel
 
-import torch
-from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
-from transformers.utils import ModelOutput
+from ..errors import RecipeError
+from ..modeling.multitask_model import (
+    LOSS_WEIGHTINGS,
+    TASK_KINDS,
+    MultiTaskConfig,
+    MultiTaskModel,
+    MultiTaskOutput,
+    UncertaintyWeighting,
+    check_task,
+    task_loss,
+)
 
-from ..errors import RecipeError, did_you_mean
-from ..modeling.pooled import POOLINGS, PooledFeaturesMixin, config_from_dict, feature_size
-
-TASK_KINDS = ("single_label_classification", "multi_label_classification", "regression")
-LOSS_WEIGHTINGS = ("fixed", "uncertainty")
-
-
-def check_task(task: dict[str, Any]) -> dict[str, Any]:
-    """A task entry with its defaults; raises :class:`RecipeError` naming the fix when it is invalid."""
-    task = {"weight": 1.0, "labels": None, **task}
-    name, kind = task.get("name"), task.get("kind")
-    if not name or not isinstance(name, str):
-        raise RecipeError(f"Every task needs a `name` (a string); got {task!r}.")
-    if kind not in TASK_KINDS:
-        raise RecipeError(
-            f"Task {name!r}: unknown kind {kind!r}.{did_you_mean(str(kind), TASK_KINDS)} "
-            f"Use one of {', '.join(TASK_KINDS)}."
-        )
-    if kind == "single_label_classification" and len(task["labels"] or []) < 2:
-        raise RecipeError(f"Task {name!r}: a single-label classification task needs at least 2 labels.")
-    if kind == "multi_label_classification" and not task["labels"]:
-        raise RecipeError(f"Task {name!r}: a multi-label task needs its label names.")
-    if kind == "regression":
-        task["labels"] = None
-    if task["weight"] < 0:
-        raise RecipeError(f"Task {name!r}: weight must be ≥ 0, got {task['weight']}.")
-    return task
+__all__ = [
+    "LOSS_WEIGHTINGS",
+    "TASK_KINDS",
+    "MultiTaskConfig",
+    "MultiTaskModel",
+    "MultiTaskOutput",
+    "UncertaintyWeighting",
+    "check_task",
+    "check_task_table",
+    "task_loss",
+]
 
 
-class MultiTaskConfig(PretrainedConfig):
-    """The backbone's config (as a dict), the pooling, the task table and the loss weighting."""
-
-    model_type = "hf_transfer_multitask"
-
-    def __init__(
-        self,
-        backbone: dict | None = None,
-        tasks: list[dict] | None = None,
-        pooling: str = "mean",
-        classifier_dropout: float = 0.1,
-        loss_weighting: str = "fixed",
-        backbone_frozen: bool = False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.backbone = backbone
-        self.tasks = [check_task(task) for task in tasks or []]
-        names = [task["name"] for task in self.tasks]
-        if len(set(names)) != len(names):
-            raise RecipeError(f"Task names must be unique, got {names}.")
-        if pooling not in POOLINGS:
-            raise RecipeError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
-        if loss_weighting not in LOSS_WEIGHTINGS:
-            raise RecipeError(
-                f"Unknown loss_weighting {loss_weighting!r}: use one of {', '.join(LOSS_WEIGHTINGS)}."
-            )
-        self.pooling = pooling
-        self.classifier_dropout = classifier_dropout
-        self.loss_weighting = loss_weighting
-        self.backbone_frozen = backbone_frozen
-
-    @property
-    def backbone_config(self) -> PretrainedConfig:
-        return config_from_dict(self.backbone)
-
-    @property
-    def task_names(self) -> list[str]:
-        return [task["name"] for task in self.tasks]
-
-    @staticmethod
-    def output_width(task: dict) -> int:
-        return 1 if task["kind"] == "regression" else len(task["labels"])
-
-    @staticmethod
-    def label_width(task: dict) -> int:
-        return len(task["labels"]) if task["kind"] == "multi_label_classification" else 1
-
-    def _slices(self, width) -> dict[str, slice]:
-        slices, start = {}, 0
-        for task in self.tasks:
-            slices[task["name"]] = slice(start, start + width(task))
-            start += width(task)
-        return slices
-
-    def label_slices(self) -> dict[str, slice]:
-        """Columns of ``labels`` that belong to each task."""
-        return self._slices(self.label_width)
-
-    def logit_slices(self) -> dict[str, slice]:
-        """Columns of ``logits`` that belong to each task."""
-        return self._slices(self.output_width)
-
-
-@dataclass
-class MultiTaskOutput(ModelOutput):
-    """Loss first, then every task's logits concatenated, then ``loss_parts`` (training batches only):
-    ``loss_<task>`` per task, a 0-dim tensor, ``NaN`` for a task absent from the batch."""
-
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    loss_parts: dict[str, torch.Tensor] | None = None
-
-
-class UncertaintyWeighting(nn.Module):
-    """Learned task weights (Kendall et al., 2018): ``Σ_t c_t · exp(−s_t) · L_t + s_t / 2`` over present tasks.
-
-    ``log_variances`` holds ``s_t = log σ_t²`` (shape ``(tasks,)``, starting at 0: every weight 1);
-    ``scales`` holds ``c_t`` (1/2 for regression, 1 for classification).
-    """
-
-    def __init__(self, scales: list[float]):
-        super().__init__()
-        self.log_variances = nn.Parameter(torch.zeros(len(scales)))
-        self.register_buffer("scales", torch.tensor(scales), persistent=False)
-
-    def forward(self, losses: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """``losses`` and ``present`` (0/1): shape ``(tasks,)``. Returns the scalar total."""
-        s = self.log_variances
-        return (present * (self.scales * torch.exp(-s) * losses + 0.5 * s)).sum()
-
-
-def task_loss(
-    kind: str, logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One task's mean loss over the rows whose label is present, and whether any row was (0-dim float).
-
-    ``labels`` is the task's slice of the batch labels, ``(batch, width)`` with ``NaN`` where missing. Missing rows
-    stay in the graph with weight 0, so the head always gets a (zero) gradient. ``class_weights`` ``(classes,)``
-    (single-label tasks): each row weighs ``w_{y_i}`` and the mean is over those weights,
-    ``Σ_i w_{y_i} CE_i / Σ_i w_{y_i}``.
-    """
-    missing = labels.isnan().any(dim=-1)
-    present = (~missing).to(logits.dtype)
-    filled = labels.nan_to_num(0.0)
-    if kind == "single_label_classification" and class_weights is not None:
-        ids = filled[:, 0].long()
-        row_weights = class_weights.to(device=logits.device, dtype=logits.dtype)[ids] * present
-        per_row = nn.functional.cross_entropy(logits, ids, reduction="none")
-        return (per_row * row_weights).sum() / row_weights.sum().clamp(min=1e-12), (present.sum() > 0).to(
-            logits.dtype
-        )
-    if kind == "single_label_classification":
-        per_row = nn.functional.cross_entropy(logits, filled[:, 0].long(), reduction="none")
-    elif kind == "multi_label_classification":
-        per_row = nn.functional.binary_cross_entropy_with_logits(
-            logits, filled.to(logits.dtype), reduction="none"
-        ).mean(dim=-1)
-    else:
-        per_row = (logits[:, 0] - filled[:, 0].to(logits.dtype)) ** 2
-    count = present.sum()
-    return (per_row * present).sum() / count.clamp(min=1), (count > 0).to(logits.dtype)
-
-
-class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
-    """A shared backbone, a pooling, and one ``dropout → linear`` head per task in ``heads``."""
-
-    config_class = MultiTaskConfig
-    base_model_prefix = "backbone"
-    main_input_name = "input_ids"
-    accepts_loss_kwargs = False  # the loss is averaged per task inside forward
-
-    def __init__(self, config: MultiTaskConfig):
-        super().__init__(config)
-        self.backbone = AutoModel.from_config(config.backbone_config)
-        self.main_input_name = self.backbone.main_input_name
-        hidden = feature_size(config.backbone_config, self.backbone)
-        self.heads = nn.ModuleDict(
-            {
-                task["name"]: nn.Sequential(
-                    nn.Dropout(config.classifier_dropout), nn.Linear(hidden, config.output_width(task))
-                )
-                for task in config.tasks
-            }
-        )
-        if config.loss_weighting == "uncertainty":
-            scales = [0.5 if task["kind"] == "regression" else 1.0 for task in config.tasks]
-            self.loss_weighting = UncertaintyWeighting(scales)
-        self.class_weights: dict[str, torch.Tensor] = {}  # per task, for `class_weight` (training only, not saved)
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear) and any(
-            module is head[-1] for head in getattr(self, "heads", {}).values()
-        ):
-            nn.init.normal_(
-                module.weight, std=getattr(self.config.backbone_config, "initializer_range", 0.02)
-            )
-            nn.init.zeros_(module.bias)
-
-    @classmethod
-    def from_backbone(
-        cls,
-        backbone: PreTrainedModel,
-        tasks: list[dict],
-        pooling: str = "mean",
-        classifier_dropout: float = 0.1,
-        loss_weighting: str = "fixed",
-    ) -> MultiTaskModel:
-        """New heads on a pretrained backbone (its weights are kept)."""
-        config = MultiTaskConfig(
-            backbone=backbone.config.to_dict(),
-            tasks=tasks,
-            pooling=pooling,
-            classifier_dropout=classifier_dropout,
-            loss_weighting=loss_weighting,
-        )
-        model = cls(config)
-        model.backbone = backbone
-        model.main_input_name = backbone.main_input_name
-        return model
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.backbone.get_input_embeddings()
-
-    def split_logits(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every task's logits from the concatenated ``logits`` (works on numpy arrays too)."""
-        return {name: logits[..., cut] for name, cut in self.config.logit_slices().items()}
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        pixel_values: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-    ) -> MultiTaskOutput:
-        features = self.extract_features(
-            attention_mask=attention_mask,
-            input_ids=input_ids,
-            token_type_ids=token_type_ids,
-            pixel_values=pixel_values,
-        )
-        dtype = next(self.heads.parameters()).dtype
-        outputs = {name: head(features.to(dtype)) for name, head in self.heads.items()}
-        logits = torch.cat([outputs[name] for name in self.config.task_names], dim=-1)
-        if labels is None:
-            return MultiTaskOutput(logits=logits)
-        label_slices = self.config.label_slices()
-        losses, present = [], []
-        for task in self.config.tasks:
-            loss, seen = task_loss(
-                task["kind"],
-                outputs[task["name"]],
-                labels[:, label_slices[task["name"]]],
-                self.class_weights.get(task["name"]),
-            )
-            losses.append(loss)
-            present.append(seen)
-        losses, present = torch.stack(losses), torch.stack(present)
-        if self.config.loss_weighting == "uncertainty":
-            total = self.loss_weighting(losses, present)
-        else:
-            weights = torch.tensor([t["weight"] for t in self.config.tasks], device=losses.device)
-            total = (weights * losses * present).sum()
-        parts = None
-        if self.training:
-            detached = torch.where(present > 0, losses.detach(), torch.nan)
-            parts = {
-                f"loss_{name}": value for name, value in zip(self.config.task_names, detached, strict=True)
-            }
-        return MultiTaskOutput(loss=total, logits=logits, loss_parts=parts)
-
-    def logged_values(self) -> dict[str, float]:
-        """The learned uncertainty weights ``exp(−s_t)`` per task (while they train), for the training logs."""
-        weighting = getattr(self, "loss_weighting", None)
-        if weighting is None or not weighting.log_variances.requires_grad:
-            return {}
-        weights = torch.exp(-weighting.log_variances.detach().float()).tolist()
-        return {f"weight_{n}": round(w, 4) for n, w in zip(self.config.task_names, weights, strict=True)}
+def check_task_table(tasks: list[dict]) -> MultiTaskConfig:
+    """The model config of a task table (its label and logit layout); raises :class:`RecipeError` when the table is
+    invalid (a kind, too few labels, a repeated name)."""
+    try:
+        return MultiTaskConfig(tasks=tasks)
+    except ValueError as err:
+        raise RecipeError(str(err)) from None
 
 
 AutoConfig.register(MultiTaskConfig.model_type, MultiTaskConfig)

@@ -27,7 +27,7 @@ from ...config.arguments import DataArguments
 from ...data import check_columns, encode_splits, input_column, input_role, load_raw_datasets
 from ...data.images import concatenate_lazy
 from ...errors import DataError
-from ...wrappers.multitask import MultiTaskConfig
+from ...wrappers.multitask import MultiTaskConfig, check_task_table
 from .config import MultiTaskSettings, TaskSpec
 
 SPLITS = ("train", "validation", "test")
@@ -191,7 +191,7 @@ def build_multitask_data(
             tables.append({"name": task.name, "kind": task.kind, "labels": labels, "weight": task.weight})
     order = [t.name for t in settings.tasks]
     tables.sort(key=lambda t: order.index(t["name"]))
-    model_config = MultiTaskConfig(tasks=tables)  # validates the table, gives the label layout
+    model_config = check_task_table(tables)  # validates the table, gives the label layout
 
     per_split: dict[str, list[Dataset]] = {split: [] for split in SPLITS}
     source_rows, raw_by_source, input_columns, source_tasks = [], {}, {}, {}
