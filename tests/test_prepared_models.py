@@ -225,15 +225,15 @@ def test_conversion_refuses_weights_that_do_not_fit(prepared):
 
 
 def test_cli_and_script_print_where_each_model_went(prepared, capsys):
-    assert main(["prepare-models", "--source-dir", str(DOWNLOADS)]) == 0
+    assert main(["prepare-models", ID, "--source-dir", str(DOWNLOADS)]) == 0
     assert capsys.readouterr().out.strip() == f"{ID}: {prepared.path}"
     assert main(["prepare-models", "nope"]) == 2
-    assert f"Registered ids: {ID}" in capsys.readouterr().err
+    assert f"{ID}, sentence-transformers/all-mpnet-base-v2" in capsys.readouterr().err
 
     spec = importlib.util.spec_from_file_location(
         "prepare_script", REPO_ROOT / "scripts/prepare_offline_models.py"
     )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    assert script.main(["--output-dir", str(prepared.home / "models"), "--source-dir", str(DOWNLOADS)]) == 0
+    assert script.main([ID, "--output-dir", str(prepared.home / "models"), "--source-dir", str(DOWNLOADS)]) == 0
     assert capsys.readouterr().out.strip() == f"{ID}: {prepared.path}"

