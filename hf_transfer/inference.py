@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from .data.images import ImageTransform
 from .data.inputs import is_image_processor
@@ -72,12 +73,14 @@ class Predictor:
         return "image", str(item) if isinstance(item, (str, Path)) else None
 
     @torch.inference_mode()
-    def __call__(self, texts: Sequence, batch_size: int = 32, top_k: int = 1) -> list[dict]:
+    def __call__(self, texts: Sequence, batch_size: int = 32, top_k: int = 1, progress: bool = False) -> list[dict]:
         """One record per text (or image: a path or PIL image): ``{"text"|"image", "label", "score"}`` (plus
         ``top_k``), or for a multi-task model ``{"text"|"image", <task>: {...}, …}`` with every task's prediction
-        (the run's task objective decodes the logits)."""
+        (the run's task objective decodes the logits). ``progress``: a progress bar over the batches (when there
+        is more than one)."""
         results = []
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="predict", unit="batch", disable=not progress or len(starts) < 2, leave=False):
             batch = list(texts[start : start + batch_size])
             decoded = self.objective.decode(self.model, self._logits(batch), top_k=top_k)
             for item, prediction in zip(batch, decoded, strict=True):

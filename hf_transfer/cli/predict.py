@@ -68,7 +68,7 @@ def run_predict(args, extra) -> int:
     if missing:
         raise DataError(f"Image file(s) not found: {', '.join(missing)}.")
     inputs = args.image or texts
-    predictions = predictor(inputs, batch_size=args.batch_size, top_k=args.top_k)
+    predictions = predictor(inputs, batch_size=args.batch_size, top_k=args.top_k, progress=True)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             for record in predictions:

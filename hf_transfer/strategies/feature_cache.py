@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict, load_from_disk
+from tqdm.auto import tqdm
 
 from ..modeling.pooled import PooledClassifier
 
@@ -36,10 +37,12 @@ def extract_features(
     batch_size: int = 128,
     device: torch.device | str = "cpu",
     dtype: str = "float32",
+    progress: str | None = None,
 ) -> np.ndarray:
     """Pooled backbone features for every row of a tokenised dataset, shape (rows, hidden), in row order.
 
-    ``dtype`` other than float32 runs the backbone under autocast in that precision.
+    ``dtype`` other than float32 runs the backbone under autocast in that precision. ``progress``: a progress
+    bar's description (None: no bar).
     """
     model.eval().to(device)
     device_type = torch.device(device).type
@@ -49,7 +52,8 @@ def extract_features(
     lengths = np.array([len(x) for x in inputs[name]]) if name == "input_ids" else np.zeros(len(inputs))
     order = np.argsort(-lengths, kind="stable")
     features = None
-    for start in range(0, len(order), batch_size):
+    starts = range(0, len(order), batch_size)
+    for start in tqdm(starts, desc=progress, disable=progress is None, unit="batch", leave=False):
         indices = order[start : start + batch_size]
         batch = collator([inputs[int(i)] for i in indices])
         batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
@@ -118,12 +122,13 @@ def cache_features(
     dtype: str = "float32",
     processor=None,
     max_length: int | None = None,
+    progress: bool = False,
 ) -> tuple[DatasetDict, float]:
     """``features`` + ``labels`` datasets for every split (reused from ``cache_dir`` when computed before with
     the same :func:`feature_cache_key`). Run it on the main process first when several processes share a
     ``cache_dir`` (the pipeline does), so that one writes and the others read.
 
-    Returns the datasets and the seconds spent extracting.
+    Returns the datasets and the seconds spent extracting. ``progress``: a progress bar per split.
     """
     cached, seconds = {}, 0.0
     weights = weights_digest(model.backbone) if cache_dir else None  # once for every split
@@ -135,7 +140,8 @@ def cache_features(
             logger.info("Loaded cached %s features from %s", split, path)
             continue
         start = time.perf_counter()
-        features = extract_features(model, dataset, collator, batch_size, device, dtype)
+        bar = f"Feature extraction ({split})" if progress else None
+        features = extract_features(model, dataset, collator, batch_size, device, dtype, bar)
         columns = {"features": features, "labels": np.asarray(dataset["labels"])}
         cached[split] = Dataset.from_dict(columns).with_format("torch")
         seconds += time.perf_counter() - start

@@ -118,6 +118,7 @@ class FeatureExtraction(TransferStrategy):
                 dtype=self.config.extraction_dtype,
                 processor=processor,
                 max_length=max_length,
+                progress=not args.disable_tqdm and args.local_process_index == 0,
             )
         report = {
             "extraction_seconds": seconds,

@@ -44,14 +44,17 @@ def proxy_a_distance(source: np.ndarray, target: np.ndarray, seed: int = 0) -> f
 
 
 @torch.inference_mode()
-def head_features(model: nn.Module, dataset, collator, batch_size: int = 128) -> np.ndarray:
-    """The pooled features entering the task head, for every row of a tokenised (or image) dataset."""
+def head_features(
+    model: nn.Module, dataset, collator, batch_size: int = 128, progress: str | None = None
+) -> np.ndarray:
+    """The pooled features entering the task head, for every row of a tokenised (or image) dataset; ``progress``:
+    a progress bar's description (None: no bar)."""
     captured: list[torch.Tensor] = []
     handle = head_entry(model).register_forward_pre_hook(lambda module, args: captured.append(args[0]))
     was_training = model.training
     model.eval()
     try:
-        for batch in model_batches(model, dataset, collator, batch_size):
+        for batch in model_batches(model, dataset, collator, batch_size, progress):
             model(**batch)
     finally:
         handle.remove()

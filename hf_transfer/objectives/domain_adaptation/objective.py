@@ -48,6 +48,12 @@ from .selection import model_batches, selection_report
 
 logger = logging.getLogger(__name__)
 
+
+def bars(args, when: str) -> str | None:
+    """The domain-gap passes' progress-bar description, None (no bar) under ``disable_tqdm`` or off the main
+    process."""
+    return None if args.disable_tqdm or args.local_process_index else f"Domain gap {when} training"
+
 SINGLE_TASK_METHODS = ("mcc", "fixmatch", "udalm")  # losses on one classifier's logits / one text encoder
 LAMBDA_FORMULAS = {
     "ganin": "λ(p) = λ_max · (2 / (1 + exp(−γ·p)) − 1)",
@@ -209,7 +215,7 @@ class DomainAdaptation(Objective):
         self.features_before = None
         self.model = wrapped
         if config.measure_domain_gap:
-            self.features_before = self.measure(processor, args.per_device_eval_batch_size)
+            self.features_before = self.measure(processor, args.per_device_eval_batch_size, bars(args, "before"))
             self.report["proxy_a_distance_before"] = proxy_a_distance(*self.features_before, seed=args.seed)
             logger.info("Proxy A-distance before adaptation: %.3f", self.report["proxy_a_distance_before"])
         missing = self.task.missing_labels(len(target_train))
@@ -302,13 +308,15 @@ class DomainAdaptation(Objective):
         )
         return report
 
-    def measure(self, processor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The features the task head reads, for the sampled source and target rows."""
+    def measure(self, processor, batch_size: int, progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The features the task head reads, for the sampled source and target rows (``progress``: the bars'
+        description, None: no bars)."""
         collator = data_collator(processor)
         source, target = self.gap_rows
         task_model = self.model.task_model
-        return head_features(task_model, source, collator, batch_size), head_features(
-            task_model, target, collator, batch_size
+        return tuple(
+            head_features(task_model, rows, collator, batch_size, progress and f"{progress} ({name})")
+            for name, rows in (("source", source), ("target", target))
         )
 
     def finish(self, trainer, processor, output_dir: Path) -> dict[str, Any]:
@@ -316,7 +324,7 @@ class DomainAdaptation(Objective):
         results = self.task.finish(trainer, processor, output_dir)
         report = {"config": self.config.to_dict(), **self.report}
         if self.features_before is not None:
-            after = self.measure(processor, trainer.args.per_device_eval_batch_size)
+            after = self.measure(processor, trainer.args.per_device_eval_batch_size, bars(trainer.args, "after"))
             report["proxy_a_distance_after"] = proxy_a_distance(*after, seed=trainer.args.seed)
             if trainer.args.should_save:
                 plot_domains(
