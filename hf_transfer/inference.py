@@ -1,5 +1,9 @@
 """Predictions from a saved model: labels with scores for texts (or a file of texts), or for images.
 
+Single-task text models label through ``transformers.pipeline("text-classification")`` (the recipe's
+``max_length``, truncation); what the pipeline cannot do stays here: multi-task models (every task decoded by its
+objective) and images (preprocessed as in evaluation, at the size the model trained on; paths or PIL images).
+
 Example::
 
     >>> from hf_transfer import predict
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+from transformers import pipeline
 
 from .data.images import ImageTransform
 from .data.inputs import is_image_processor
@@ -49,6 +54,11 @@ class Predictor:
             self.max_length = max_length or saved.recipe.get("max_length") or self.processor.model_max_length
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.input_names = set(inspect.signature(base.forward).parameters)
+        self.pipeline = None
+        if not self.images and self.tasks is None and set(self.processor.model_input_names) <= self.input_names:
+            self.pipeline = pipeline(
+                "text-classification", model=self.model, tokenizer=self.processor, device=self.device
+            )
 
     @property
     def tasks(self) -> list[dict] | None:
@@ -66,6 +76,19 @@ class Predictor:
         inputs = {k: v.to(self.device) for k, v in inputs.items() if k in self.input_names}
         return self.model(**inputs).logits.float().cpu()
 
+    def _classify(self, batch: list[str], top_k: int) -> list[dict]:
+        """Labels and scores from the text-classification pipeline, as the objective decodes them."""
+        outputs = self.pipeline(
+            batch, top_k=top_k, truncation=True, max_length=self.max_length, batch_size=len(batch)
+        )
+        records = []
+        for ranked in outputs:
+            record = {"label": ranked[0]["label"], "score": ranked[0]["score"]}
+            if top_k > 1:
+                record["top_k"] = [{"label": r["label"], "score": r["score"]} for r in ranked]
+            records.append(record)
+        return records
+
     def _key(self, item) -> tuple[str, object]:
         """How a record names its input: the text, or an image's path (its position for an in-memory image)."""
         if not self.images:
@@ -82,7 +105,8 @@ class Predictor:
         starts = range(0, len(texts), batch_size)
         for start in tqdm(starts, desc="predict", unit="batch", disable=not progress or len(starts) < 2, leave=False):
             batch = list(texts[start : start + batch_size])
-            decoded = self.objective.decode(self.model, self._logits(batch), top_k=top_k)
+            decoded = self._classify(batch, top_k) if self.pipeline else None
+            decoded = decoded or self.objective.decode(self.model, self._logits(batch), top_k=top_k)
             for item, prediction in zip(batch, decoded, strict=True):
                 key, name = self._key(item)
                 results.append({key: name if name is not None else len(results), **prediction})
