@@ -607,3 +607,32 @@ def test_fp16_trains_every_wrapper_on_a_gpu(wrapper, dropout_free_checkpoint, tm
     )
     assert result.trainer.args.fp16
     finite_training(result)
+
+
+def test_the_shipped_fsdp_config_on_cpu_trains_as_ddp_says_so_and_saves_a_model_that_reloads(
+    tiny_checkpoints, tmp_path
+):
+    """configs/accelerate/fsdp.yaml with 2 processes on a CPU-only machine (its CPU twin: 2 processes, no mixed
+    precision): accelerate (1.15) applies FSDP only on GPU-like devices, so the run is DDP over gloo. The run says
+    so, records ``distributed_type: MULTI_CPU``, and its saved model reproduces the run's test metrics."""
+    from hf_transfer import evaluate
+
+    config = yaml.safe_load((ROOT / "configs" / "accelerate" / "fsdp.yaml").read_text())
+    config.update(num_processes=2, mixed_precision="no")
+    twin = tmp_path / "cpu_fsdp.yaml"
+    twin.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {"model_name_or_path": str(tiny_checkpoints["bert"]), **SMALL_TEXT_DATA, **FAST_RUN, "max_steps": 3,
+             "output_dir": str(out)}
+        )
+    )
+    done = launch(["--config_file", str(twin), str(TRAIN_SCRIPT), str(recipe)])
+    assert "asks for FSDP, but accelerate runs this job as MULTI_CPU" in done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["distributed_type"] == "MULTI_CPU"
+    again = evaluate(out, split="test")
+    assert again["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert again["loss"] == pytest.approx(metrics["test"]["loss"], rel=1e-5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,22 @@ def save_trained_model(trainer: TransferTrainer, run: PreparedRun, output_dir: P
             merged = copy.deepcopy(model).merge_and_unload()
             merged.save_pretrained(output_dir / MERGED_DIR)
             run.processor.save_pretrained(output_dir / MERGED_DIR)
+
+
+def distributed_type(trainer) -> str:
+    """accelerate's distributed type for this run (``NO``, ``MULTI_CPU``, ``MULTI_GPU``, ``FSDP``, …), with a warning
+    when an accelerate config asked for FSDP and accelerate does not apply it (on CPU-only machines accelerate
+    runs FSDP configs as DDP over gloo: it shards only on GPU-like devices)."""
+    kind = trainer.accelerator.distributed_type.name
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and kind != "FSDP":
+        logger.warning(
+            "The accelerate config asks for FSDP, but accelerate runs this job as %s: it applies FSDP only on GPU-like "
+            "devices, so on this CPU-only machine the %d processes train data-parallel (DDP over gloo), unsharded; "
+            "the saved model is the same full model.",
+            kind,
+            trainer.args.world_size,
+        )
+    return kind
 
 
 class EarlyStopping(EarlyStoppingCallback):
@@ -143,6 +160,7 @@ class TrainStage(StageKind):
         encoded = run.encoded
         out = context.claim(recipe)  # the folder, once every input has loaded: bad input writes nothing
         trainer = build_trainer(run, inputs, data)
+        parallelism = distributed_type(trainer)
         train_output = trainer.train(resume_from_checkpoint=resume)
         objective.adjust(trainer, run.processor)
         save_trained_model(trainer, run, out)
@@ -160,6 +178,7 @@ class TrainStage(StageKind):
             "strategy": recipe.strategy.strategy_config.to_dict(),
             "parameters": run.parameters,
             "processes": args.world_size,
+            "distributed_type": parallelism,
             "rows": {split: len(dataset) for split, dataset in encoded.items()},
             "train": train_output.metrics,
             **data.report,
