@@ -9,6 +9,8 @@ same budget (2 blocks). Feature extraction runs uncached and cached, and reports
 
     python scripts/benchmark_strategies.py                       # everything (~45 min on 2 CPU cores)
     python scripts/benchmark_strategies.py --only lora plain_peft_lora --max_train_samples 2000
+    python scripts/benchmark_strategies.py --only full full_bf16 --max_train_samples 4000 --seed 43 \
+        --output docs/benchmarks/cpu_bf16.json     # one seed of the bf16-on-CPU comparison (entries name@seed)
 
 Prints a table and writes JSON (default: docs/benchmarks/strategies.json).
 """
@@ -58,6 +60,23 @@ ENTRIES: dict[str, tuple[str, dict]] = {
         {"strategy": {"type": "feature_extraction", "cache_features": True, "extraction_dtype": "float32"}},
     ),
     "feature_extraction_cached": ("sentiment/minilm_feature_extraction", {}),
+    # bf16 autocast on the CPU (AVX512-BF16) against the float32 runs above
+    "full_bf16": ("sentiment/minilm_full", {"bf16": True}),
+    "feature_extraction_bf16": (
+        "sentiment/minilm_feature_extraction",
+        {"strategy": {"type": "feature_extraction", "cache_features": False}, "bf16": True},
+    ),
+    # where LoRA's time goes: adapter dropout, target choice (every linear vs q/v), precision
+    "lora_no_dropout": ("sentiment/minilm_lora", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.0,
+                                                               "target_modules": ["query", "key", "value", "dense"]}}),
+    "lora_qv": ("sentiment/minilm_lora", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.1,
+                                                       "target_modules": ["query", "value"]}}),
+    "lora_qv_no_dropout": ("sentiment/minilm_lora", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.0,
+                                                                  "target_modules": ["query", "value"]}}),
+    "lora_bf16": ("sentiment/minilm_lora", {"bf16": True}),
+    # the second real backbone, all-mpnet-base-v2 (110 M parameters)
+    "mpnet_feature_extraction_cached": ("sentiment/mpnet_feature_extraction", {}),
+    "mpnet_lora": ("sentiment/mpnet_lora", {}),
 }
 REFERENCES = ("plain_peft_lora", "plain_feature_extraction")
 REFERENCE_DESCRIPTIONS = {
@@ -77,6 +96,8 @@ def run_hf_transfer(name: str, args) -> dict:
         recipe["overwrite_output_dir"] = True
         if args.max_train_samples:
             recipe["max_train_samples"] = args.max_train_samples
+        if args.seed is not None:
+            recipe["seed"] = args.seed
         start = time.perf_counter()
         result = hf_transfer.train(recipe)
         total = time.perf_counter() - start
@@ -89,7 +110,11 @@ def run_hf_transfer(name: str, args) -> dict:
         "train_seconds": metrics["train"]["train_runtime"],
         "run_seconds": total,
         "epochs": metrics["train"]["epoch"],
+        "steps": result.trainer.state.global_step,
+        "seed": recipe["seed"],
+        "bf16": bool(recipe.get("bf16")),
     }
+    report["step_seconds"] = report["train_seconds"] / max(report["steps"], 1)
     if "feature_cache" in metrics:
         report["extraction_seconds"] = metrics["feature_cache"]["extraction_seconds"]
     if metrics.get("strategy_report"):
@@ -211,6 +236,8 @@ def run_in_subprocess(name: str, args) -> dict:
         cmd = [sys.executable, __file__, "--child", name, "--result_file", str(result_file)]
         if args.max_train_samples:
             cmd += ["--max_train_samples", str(args.max_train_samples)]
+        if args.seed is not None:
+            cmd += ["--seed", str(args.seed)]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         start = time.perf_counter()
         subprocess.run(cmd, check=True, env=env)
@@ -225,6 +252,7 @@ def main() -> int:
     )
     parser.add_argument("--only", nargs="+", choices=[*ENTRIES, *REFERENCES], help="run only these entries")
     parser.add_argument("--max_train_samples", type=int)
+    parser.add_argument("--seed", type=int, help="override the recipes' seed; results are stored as name@seed")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--result_file", help=argparse.SUPPRESS)
@@ -240,8 +268,9 @@ def main() -> int:
         results, commands = previous["results"], previous.get("commands", [previous.get("command")])
     for name in names:
         print(f"== {name}", flush=True)
-        results[name] = run_in_subprocess(name, args)
-        print(json.dumps(results[name]), flush=True)
+        key = name if args.seed is None else f"{name}@{args.seed}"
+        results[key] = run_in_subprocess(name, args)
+        print(json.dumps(results[key]), flush=True)
 
     derived = {}
     for baseline in ("feature_extraction", "plain_feature_extraction"):
@@ -265,7 +294,8 @@ def main() -> int:
         "hardware": hardware(),
         "benchmark_overrides": BENCHMARK_OVERRIDES,
         "entries": {
-            name: list(ENTRIES[name]) if name in ENTRIES else REFERENCE_DESCRIPTIONS[name] for name in results
+            name: list(ENTRIES[base]) if (base := name.split("@")[0]) in ENTRIES else REFERENCE_DESCRIPTIONS[base]
+            for name in results
         },
         "results": results,
         "derived": derived,
