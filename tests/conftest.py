@@ -33,6 +33,14 @@ FAST_RUN = {
     "seed": 0,
 }
 # A few review snippets, short inputs: the tiny text recipes' data keys.
+DANN_DOMAINS = {  # movies → amazon with DANN, the gap measured on 64 rows: a tiny domain-adaptation run's keys
+    "dataset_name": "sentiment_domains",
+    "dataset_config_name": "movies",
+    "target_dataset_name": "sentiment_domains",
+    "target_dataset_config_name": "amazon",
+    "adaptation": {"type": "dann", "domain_gap_samples": 64},
+}
+
 SMALL_TEXT_DATA = {
     "dataset_name": "rotten_tomatoes_snippets",
     "max_train_samples": 64,

@@ -8,17 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import DANN_DOMAINS
 from test_remote_code import run_without_hf_transfer
 
 from hf_transfer import predict, train
 
-DOMAINS = {
-    "dataset_name": "sentiment_domains",
-    "dataset_config_name": "movies",
-    "target_dataset_name": "sentiment_domains",
-    "target_dataset_config_name": "amazon",
-    "adaptation": {"type": "dann", "domain_gap_samples": 64},
-}
 TEXTS = ["a gripping, funny film", "dull, long and flat"]
 
 
@@ -29,7 +23,7 @@ TEXTS = ["a gripping, funny film", "dull, long and flat"]
         ({"strategy": {"type": "peft", "merge": True}}, ""),
         ({"strategy": {"type": "peft", "merge": True}}, "merged"),
         ({"pooling": "mean", "strategy": {"type": "peft"}}, ""),
-        (DOMAINS, ""),
+        (DANN_DOMAINS, ""),
     ],
     ids=["stock", "adapter", "merged", "pooled-adapter", "dann"],
 )

@@ -4,17 +4,10 @@ caching, the domain-gap passes before and after training, and ``predict`` over m
 from __future__ import annotations
 
 import pytest
+from conftest import DANN_DOMAINS
 
 from hf_transfer import train
 from hf_transfer.cli.main import main
-
-DOMAINS = {
-    "dataset_name": "sentiment_domains",
-    "dataset_config_name": "movies",
-    "target_dataset_name": "sentiment_domains",
-    "target_dataset_config_name": "amazon",
-    "adaptation": {"type": "dann", "domain_gap_samples": 64},
-}
 
 
 @pytest.mark.parametrize(
@@ -25,7 +18,7 @@ DOMAINS = {
             ["Feature extraction (train)", "Feature extraction (validation)", "Feature extraction (test)"],
         ),
         (
-            DOMAINS,
+            DANN_DOMAINS,
             [f"Domain gap {when} training ({side})" for when in ("before", "after") for side in ("source", "target")],
         ),
     ],

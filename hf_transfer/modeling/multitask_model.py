@@ -49,8 +49,6 @@ from .pooled_model import (
     backbone_dict,
     config_from_dict,
     feature_size,
-    holds_only_an_adapter,
-    load_on_backbone,
     set_auto_map,
 )
 
@@ -273,14 +271,6 @@ class MultiTaskModel(PooledFeaturesMixin, PreTrainedModel):
         model.backbone = backbone
         model.main_input_name = backbone.main_input_name
         return model
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """``PreTrainedModel.from_pretrained``; a folder or repo holding only an adapter on this model loads its
-        backbone by ``backbone_name_or_path``, then the adapter and the trained heads."""
-        if pretrained_model_name_or_path is not None and holds_only_an_adapter(pretrained_model_name_or_path, kwargs):
-            return load_on_backbone(cls, pretrained_model_name_or_path, kwargs)
-        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()

@@ -121,7 +121,17 @@ def config_from_dict(values: dict) -> PretrainedConfig:
 
 
 class PooledFeaturesMixin:
-    """``extract_features`` for a model with a ``backbone`` and a config holding ``pooling`` / ``backbone_frozen``."""
+    """For a model with a ``backbone`` and a config holding ``pooling`` / ``backbone_frozen`` /
+    ``backbone_name_or_path``: ``extract_features``, and ``from_pretrained`` that also loads a folder holding only
+    an adapter on the model."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """``PreTrainedModel.from_pretrained``; a folder or repo holding only an adapter on this model loads its
+        backbone by ``backbone_name_or_path``, then the adapter and the trained head(s) (:func:`load_on_backbone`)."""
+        if pretrained_model_name_or_path is not None and holds_only_an_adapter(pretrained_model_name_or_path, kwargs):
+            return load_on_backbone(cls, pretrained_model_name_or_path, kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
     def extract_features(self, attention_mask: torch.Tensor | None = None, **inputs) -> torch.Tensor:
         """Pooled backbone features ``(batch, hidden)``; inputs the backbone does not take (or None) are dropped."""
@@ -205,14 +215,6 @@ class PooledClassifier(PooledFeaturesMixin, PreTrainedModel):
         model.main_input_name = backbone.main_input_name
         set_auto_map(model, config)
         return model
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """``PreTrainedModel.from_pretrained``; a folder or repo holding only an adapter on this head loads its
-        backbone by ``backbone_name_or_path``, then the adapter and the trained head (:func:`load_on_backbone`)."""
-        if pretrained_model_name_or_path is not None and holds_only_an_adapter(pretrained_model_name_or_path, kwargs):
-            return load_on_backbone(cls, pretrained_model_name_or_path, kwargs)
-        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
     def forward(
         self,
