@@ -172,3 +172,20 @@ result({{"logits": logits.tolist(), "tasks": list(model.split_logits(logits))}})
 """)
     assert got["tasks"] == ["sentiment", "subjectivity"]
     torch.testing.assert_close(torch.tensor(got["logits"]), expected)
+
+
+def test_a_lora_adapter_on_a_pooled_image_head_loads_without_hf_transfer(tiny_image_recipe):
+    recipe = tiny_image_recipe("vit", pooling="mean", strategy={"type": "peft"}, max_steps=2)
+    run = train(recipe)
+    out = Path(recipe["output_dir"])
+    assert (out / "adapter_config.json").is_file() and (out / "pooled_model.py").is_file()
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = run.trainer.model.eval()(pixel_values=pixels).logits
+    logits = run_without_hf_transfer(f"""
+from transformers import AutoModelForImageClassification
+model = AutoModelForImageClassification.from_pretrained({str(out)!r}, trust_remote_code=True).eval()
+with torch.no_grad():
+    result(model(pixel_values=torch.tensor({pixels.tolist()})).logits.tolist())
+""")
+    torch.testing.assert_close(torch.tensor(logits), expected)
