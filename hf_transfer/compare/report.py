@@ -130,6 +130,9 @@ def plot_comparison(path: Path, sizes: dict[str, dict[str, Row]], metric: str, r
                 xs, ys, es = zip(*points, strict=True)
                 axes[2].errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=name)
         axes[2].set(xlabel="training rows", ylabel=f"validation {metric}", xscale="log", title="metric against size")
+        ticks = sorted(set(rows_per_size.values()))
+        axes[2].set_xticks(ticks, [f"{t:,}" for t in ticks])  # the sizes themselves, no overlapping log minor labels
+        axes[2].minorticks_off()
         axes[2].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110, metadata={"Software": None})
