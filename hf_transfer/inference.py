@@ -105,8 +105,10 @@ class Predictor:
         starts = range(0, len(texts), batch_size)
         for start in tqdm(starts, desc="predict", unit="batch", disable=not progress or len(starts) < 2, leave=False):
             batch = list(texts[start : start + batch_size])
-            decoded = self._classify(batch, top_k) if self.pipeline else None
-            decoded = decoded or self.objective.decode(self.model, self._logits(batch), top_k=top_k)
+            if self.pipeline is not None:
+                decoded = self._classify(batch, top_k)
+            else:
+                decoded = self.objective.decode(self.model, self._logits(batch), top_k=top_k)
             for item, prediction in zip(batch, decoded, strict=True):
                 key, name = self._key(item)
                 results.append({key: name if name is not None else len(results), **prediction})

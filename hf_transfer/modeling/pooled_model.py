@@ -26,6 +26,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import cached_file
 
+POOLINGS = ("cls", "pooler", "mean", "max")
 ADAPTER_CONFIG = "adapter_config.json"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 DOWNLOAD_KWARGS = ("cache_dir", "token", "local_files_only", "force_download", "proxies")
