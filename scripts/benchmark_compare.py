@@ -12,7 +12,8 @@ all-MiniLM-L6-v2.
     python scripts/benchmark_compare.py --part compare --train_sizes 250 1000 4000 all --seeds 3
     python scripts/benchmark_compare.py --part tune --n_trials 12 --max_train_samples 2000
 
-Writes JSON (default docs/benchmarks/compare.json; ``--merge`` keeps the other part's results).
+Writes JSON (default docs/benchmarks/compare.json; ``--merge`` keeps the other part's results and, for
+``--part compare``, the sizes this run did not measure, so a size can be added in its own session).
 """
 
 from __future__ import annotations
@@ -59,6 +60,25 @@ def run_compare(args) -> dict:
         "sizes": {size: {name: row.to_dict() for name, row in rows.items()} for size, rows in result.rows.items()},
         "recommendations": {size: rec.to_dict() for size, rec in result.recommendations.items()},
     }
+
+
+def merge_compare(previous: dict | None, new: dict) -> dict:
+    """``new`` with the sizes of ``previous`` it did not measure; each size records the command that ran it."""
+    for size in new["sizes"]:
+        new.setdefault("commands", {})[size] = {"command": new["command"], "wall_seconds": new["wall_seconds"]}
+    if not previous:
+        return new
+    kept = [size for size in previous.get("sizes", {}) if size not in new["sizes"]]
+    for size in kept:
+        new["sizes"][size] = previous["sizes"][size]
+        new["recommendations"][size] = previous["recommendations"][size]
+        new["commands"][size] = previous.get("commands", {}).get(
+            size, {"command": previous["command"], "wall_seconds": previous["wall_seconds"]}
+        )
+    order = sorted(new["sizes"], key=lambda size: float("inf") if size == "all" else int(size))
+    new["sizes"] = {size: new["sizes"][size] for size in order}
+    new["recommendations"] = {size: new["recommendations"][size] for size in order}
+    return new
 
 
 def _scores(metrics: dict) -> dict:
@@ -110,7 +130,8 @@ def main() -> int:
     args = parser.parse_args()
     report = json.loads(args.output.read_text()) if args.merge and args.output.exists() else {}
     report["hardware"] = hardware()
-    report[args.part] = run_compare(args) if args.part == "compare" else run_tune(args)
+    result = run_compare(args) if args.part == "compare" else run_tune(args)
+    report[args.part] = merge_compare(report.get("compare"), result) if args.part == "compare" else result
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nwrote {args.output}")
     return 0
