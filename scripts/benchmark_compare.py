@@ -12,7 +12,7 @@ all-MiniLM-L6-v2.
     python scripts/benchmark_compare.py --part compare --train_sizes 250 1000 4000 all --seeds 3
     python scripts/benchmark_compare.py --part tune --n_trials 12 --max_train_samples 2000
 
-Writes JSON (default docs/benchmarks/compare.json; ``--merge`` keeps the other part's results and, for
+Writes JSON (default docs/benchmarks/compare.json, and the plot of every size beside it; ``--merge`` keeps the other part's results and, for
 ``--part compare``, the sizes this run did not measure, so a size can be added in its own session).
 """
 
@@ -28,10 +28,13 @@ import yaml
 from _benchmarking import hardware
 
 import hf_transfer
-from hf_transfer.compare.report import COMPARISON_MD
+from hf_transfer.compare.report import COMPARISON_MD, plot_comparison
+from hf_transfer.compare.summary import Row
+from hf_transfer.data import load_builtin_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks" / "compare.json"
+DATASET = "rotten_tomatoes_snippets"
 CANDIDATES = ["feature_extraction", "top_layers", "lora", "full"]
 TUNE_SPACE = {
     "learning_rate": {"type": "float", "low": 2.0e-4, "high": 3.0e-3, "log": True},
@@ -79,6 +82,20 @@ def merge_compare(previous: dict | None, new: dict) -> dict:
     new["sizes"] = {size: new["sizes"][size] for size in order}
     new["recommendations"] = {size: new["recommendations"][size] for size in order}
     return new
+
+
+def plot_report(compare: dict, path: Path) -> Path:
+    """The comparison plot of every size in the (merged) report, as ``compare`` draws its own."""
+    sizes = {
+        size: {
+            name: Row(name, scores=row["scores"], run_seconds=row["run_seconds"], trainable=row["trainable_parameters"])
+            for name, row in rows.items()
+        }
+        for size, rows in compare["sizes"].items()
+    }
+    full = load_builtin_dataset(DATASET)["train"].num_rows
+    rows_per_size = {size: full if size == "all" else int(size) for size in sizes}
+    return plot_comparison(path, sizes, "accuracy", rows_per_size)
 
 
 def _scores(metrics: dict) -> dict:
@@ -133,6 +150,8 @@ def main() -> int:
     result = run_compare(args) if args.part == "compare" else run_tune(args)
     report[args.part] = merge_compare(report.get("compare"), result) if args.part == "compare" else result
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if args.part == "compare":
+        print(f"plot: {plot_report(report['compare'], args.output.with_suffix('.png'))}")
     print(f"\nwrote {args.output}")
     return 0
 

@@ -37,6 +37,7 @@ from ..run_files import METRICS_FILE, METRICS_FORMAT_VERSION, RECIPE_FILE
 from ..training.outputs import resolve_resume
 from ..training.prepare import load_checkpoint
 from .base import StageContext, StageKind, StageResult, register_stage_kind
+from .train import precision_report
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ class MaskedLMStage(StageKind):
             "model": checkpoint.requested,
             "model_source": checkpoint.source,
             "processes": args.world_size,
+            "precision": precision_report(trainer),
             "train": train_output.metrics,
             "mlm": report,
             "validation": {"mlm_loss": after, "perplexity": report["perplexity_after"]},

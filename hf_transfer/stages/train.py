@@ -72,6 +72,15 @@ def distributed_type(trainer) -> str:
     return kind
 
 
+def precision_report(trainer) -> dict[str, str]:
+    """The precision the run trained in (accelerate's ``mixed_precision``: ``no``, ``bf16``, ``fp16``) and the rule
+    that chose it (``bf16`` unset resolves by :mod:`hf_transfer.config.precision`); logged once."""
+    rule = getattr(trainer.args, "precision_rule", "")
+    report = {"mixed_precision": str(trainer.accelerator.mixed_precision), "rule": rule}
+    logger.info("Precision: %s (%s)", report["mixed_precision"], rule)
+    return report
+
+
 class EarlyStopping(EarlyStoppingCallback):
     """transformers' EarlyStoppingCallback, deaf to the evaluations that lack its metric: with named evaluation
     sets (``eval_files``) the Trainer evaluates each set apart, and only one holds ``metric_for_best_model``."""
@@ -179,6 +188,7 @@ class TrainStage(StageKind):
             "parameters": run.parameters,
             "processes": args.world_size,
             "distributed_type": parallelism,
+            "precision": precision_report(trainer),
             "rows": {split: len(dataset) for split, dataset in encoded.items()},
             "train": train_output.metrics,
             **data.report,
