@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# fp32, as a launch with `--mixed_precision no` asks: exact-logit tests compare with stock fp32 reloads, and an unset
+# `bf16` would otherwise autocast on a CPU with native bf16 (tests/test_precision.py covers that default)
+os.environ.setdefault("ACCELERATE_MIXED_PRECISION", "no")
 
 from pathlib import Path  # noqa: E402
 
