@@ -33,7 +33,7 @@ PACKAGE = Path(hf_transfer.__file__).parent
 
 # Lowest first: a module may import only from its own layer or below (docs/architecture.md, "Layers").
 LAYERS = [
-    ("errors", "typed_values", "tables", "offline", "run_files", "registry"),
+    ("errors", "typed_values", "tables", "offline", "run_files", "registry", "config.precision"),
     ("metrics", "data"),
     ("modeling", "licences"),
     ("wrappers",),
