@@ -12,8 +12,9 @@ all-MiniLM-L6-v2.
     python scripts/benchmark_compare.py --part compare --train_sizes 250 1000 4000 all --seeds 3
     python scripts/benchmark_compare.py --part tune --n_trials 12 --max_train_samples 2000
 
-Writes JSON (default docs/benchmarks/compare.json, and the plot of every size beside it; ``--merge`` keeps the other part's results and, for
-``--part compare``, the sizes this run did not measure, so a size can be added in its own session).
+Writes JSON (default docs/benchmarks/compare.json) and, for ``--part compare``, the plot of every size beside it.
+``--merge`` keeps the other part's results and, for ``--part compare``, the sizes this run did not measure, so a
+size can be added in its own session.
 """
 
 from __future__ import annotations

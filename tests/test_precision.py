@@ -10,6 +10,7 @@ import torch
 from hf_transfer import train
 from hf_transfer.config import precision
 from hf_transfer.config.recipe import parse_recipe
+from hf_transfer.errors import RecipeError
 
 BASE = {"model_name_or_path": "some/model", "dataset_name": "rotten_tomatoes_snippets", "output_dir": "/tmp/x"}
 cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU-only default")
@@ -68,3 +69,8 @@ def test_metrics_record_the_precision_and_its_rule(unlaunched, tiny_recipe, tmp_
     assert "bf16" not in (auto.output_dir / "recipe.yaml").read_text()  # the rule, not its outcome, travels
     fp32 = train(tiny_recipe("bert", max_steps=2, bf16=False, output_dir=str(tmp_path / "fp32")))
     assert fp32.metrics["precision"] == {"mixed_precision": "no", "rule": "off: bf16 is set"}
+
+
+def test_a_bf16_that_is_not_a_boolean_is_refused_naming_the_key():
+    with pytest.raises(RecipeError, match=r"`bf16` must be true or false, got 'maybe'"):
+        parse_recipe({**BASE, "bf16": "maybe"})
