@@ -50,6 +50,7 @@ ENTRIES: dict[str, tuple[str, dict]] = {
     "auto_select_2": ("sentiment/minilm_auto_select", {}),
     "gradual_unfreezing": ("sentiment/minilm_gradual_unfreezing", {}),
     "lora": ("sentiment/minilm_lora", {}),
+    "lora_all_linear": ("sentiment/minilm_lora_all_linear", {}),
     "lora_top3": ("sentiment/minilm_lora_top", {}),
     "feature_extraction": (
         "sentiment/minilm_feature_extraction",
@@ -67,13 +68,13 @@ ENTRIES: dict[str, tuple[str, dict]] = {
         {"strategy": {"type": "feature_extraction", "cache_features": False}, "bf16": True},
     ),
     # where LoRA's time goes: adapter dropout, target choice (every linear vs q/v), precision
-    "lora_no_dropout": ("sentiment/minilm_lora", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.0,
+    "lora_no_dropout": ("sentiment/minilm_lora_all_linear", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.0,
                                                                "target_modules": ["query", "key", "value", "dense"]}}),
-    "lora_qv": ("sentiment/minilm_lora", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.1,
+    "lora_qv": ("sentiment/minilm_lora_all_linear", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.1,
                                                        "target_modules": ["query", "value"]}}),
-    "lora_qv_no_dropout": ("sentiment/minilm_lora", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.0,
+    "lora_qv_no_dropout": ("sentiment/minilm_lora_all_linear", {"strategy": {"type": "peft", "r": 8, "alpha": 16, "dropout": 0.0,
                                                                   "target_modules": ["query", "value"]}}),
-    "lora_bf16": ("sentiment/minilm_lora", {"bf16": True}),
+    "lora_bf16": ("sentiment/minilm_lora_all_linear", {"bf16": True}),
     # the second real backbone, all-mpnet-base-v2 (110 M parameters)
     "mpnet_feature_extraction_cached": ("sentiment/mpnet_feature_extraction", {}),
     "mpnet_lora": ("sentiment/mpnet_lora", {}),
@@ -112,7 +113,7 @@ def run_hf_transfer(name: str, args) -> dict:
         "epochs": metrics["train"]["epoch"],
         "steps": result.trainer.state.global_step,
         "seed": recipe["seed"],
-        "bf16": bool(recipe.get("bf16")),
+        "bf16": metrics.get("precision", {}).get("mixed_precision") == "bf16",
     }
     report["step_seconds"] = report["train_seconds"] / max(report["steps"], 1)
     if "feature_cache" in metrics:
