@@ -170,6 +170,39 @@ def test_consistency_loss_is_cross_entropy_to_confident_weak_predictions():
     assert strong.grad[1].abs().sum() == 0
 
 
+def test_fixmatch_forwards_labelled_weak_and_strong_rows_as_one_batch():
+    """Batch-norm statistics must come from the whole batch (as in FixMatch's reference code), never from the strong
+    target views alone: the wrapper's one forward equals a stock forward over the rows plus the strong views."""
+    import copy
+
+    from conftest import tiny_image_config
+
+    from hf_transfer.wrappers.domain_adversarial import DomainAdversarialModel
+
+    torch.manual_seed(0)
+    config = tiny_image_config("mobilenet_v2")
+    config.classifier_dropout_prob = 0.0  # train mode, yet the same logits in both forwards
+    stock = AutoModelForImageClassification.from_config(config).train()
+    wrapper = DomainAdversarialModel.wrap(copy.deepcopy(stock), alignment="fixmatch", fixmatch_threshold=0.0).train()
+    calls = []
+    wrapper.task_model.register_forward_hook(lambda *_: calls.append(1))
+    pixels, strong = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    domains, labels = torch.tensor([0, 0, 1, 1]), torch.tensor([1, 2, -100, -100])
+    output = wrapper(pixel_values=pixels, strong_pixel_values=strong, labels=labels, domains=domains)
+    assert len(calls) == 1 and output.logits.shape == (4, 5)  # one forward; the strong rows are split off
+
+    joint = stock(pixel_values=torch.cat([pixels, strong[2:]])).logits
+    for ours, theirs in zip(wrapper.task_model.modules(), stock.modules(), strict=True):
+        if isinstance(ours, nn.BatchNorm2d):  # the same running statistics as the joint stock forward
+            torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+            torch.testing.assert_close(ours.running_var, theirs.running_var)
+    torch.testing.assert_close(output.logits, joint[:4])
+    task = nn.functional.cross_entropy(joint[:2], labels[:2])
+    consistency = ConsistencyLoss(threshold=0.0)(joint[2:4], joint[4:])
+    torch.testing.assert_close(output.loss_parts["task_loss"], task)
+    torch.testing.assert_close(output.loss_parts["domain_loss"], consistency)
+
+
 def test_strong_view_is_a_different_image_of_the_same_shape():
     from conftest import colour_image
 

@@ -244,19 +244,31 @@ class DomainAdversarialModel(PreTrainedModel):
         # (-100 for a class id, NaN in a multi-task label vector). A batch of class ids without any label gets 0.
         unlabelled = labels is not None and not labels.is_floating_point() and not (labels != -100).any()
         weighted = self.task_loss_function is not None and labels is not None and not labels.is_floating_point()
+        task_labels = labels
+        strong_rows = 0
+        if self.config.alignment == "fixmatch" and domains is not None and (domains == 1).any():
+            # FixMatch forwards the strong views in the same batch as the labelled and weak rows (as its reference
+            # implementation does), so that batch-norm statistics see all three, never strong views alone.
+            inputs["pixel_values"], task_labels, strong_rows = _with_strong_views(
+                pixel_values, strong_pixel_values, domains == 1, labels
+            )
         self._captured.clear()
         hidden = getattr(self, "_hidden", [])
         hidden.clear()
         self._capturing = True
         try:
             task_output = self.task_model(
-                **inputs, **({} if labels is None or unlabelled or weighted else {"labels": labels})
+                **inputs, **({} if labels is None or unlabelled or weighted else {"labels": task_labels})
             )
         finally:
             self._capturing = False
         logits = task_output.logits
         features = pool_features(self._captured[-1])
         self._captured.clear()
+        strong_logits = None
+        if strong_rows:
+            logits, strong_logits = logits[:-strong_rows], logits[-strong_rows:]
+            features = features[:-strong_rows]
         task_loss = None if labels is None else logits.sum() * 0.0 if unlabelled else task_output.loss
         if weighted and not unlabelled:
             task_loss = self.task_loss_function(logits, labels)  # class weights (`class_weight`)
@@ -268,7 +280,7 @@ class DomainAdversarialModel(PreTrainedModel):
         loss = task_loss
         alignment = self.config.alignment
         if alignment in FEATURE_ALIGNMENTS or alignment in LOGIT_LOSSES:
-            domain_loss = self._alignment_term(features, logits, domains, parts, strong_pixel_values)
+            domain_loss = self._alignment_term(features, logits, domains, parts, strong_logits)
             loss = loss + self.config.domain_loss_weight * domain_loss if loss is not None else None
         if alignment == "udalm":
             mlm_loss = parts["mlm_loss"] = self._mlm_term(hidden, mlm_targets)
@@ -276,20 +288,14 @@ class DomainAdversarialModel(PreTrainedModel):
         hidden.clear()
         return DomainAdaptationOutput(loss=loss, logits=logits, loss_parts=parts)
 
-    def _alignment_term(self, features, logits, domains, parts, strong=None) -> torch.Tensor:
+    def _alignment_term(self, features, logits, domains, parts, strong_logits=None) -> torch.Tensor:
         """The domain term: a feature alignment of both domains (dann, coral, mmd), MCC on the target logits, or
-        FixMatch's consistency between the target rows' weak and strong views."""
+        FixMatch's consistency between the target rows' weak and strong views (``strong_logits``, one per
+        target row, from the same forward)."""
         domain_loss = parts["domain_loss"] = logits.new_zeros(())
         if isinstance(self.alignment_loss, ConsistencyLoss):
-            target = domains == 1
-            if strong is None:
-                raise StrategyError(
-                    "fixmatch needs `strong_pixel_values` (each target image's strongly augmented view): train it "
-                    "through the domain_adaptation objective, which adds them."
-                )
-            if target.any():
-                strong_logits = self.task_model(pixel_values=strong[target]).logits
-                domain_loss = parts["domain_loss"] = self.alignment_loss(logits[target], strong_logits)
+            if strong_logits is not None:
+                domain_loss = parts["domain_loss"] = self.alignment_loss(logits[domains == 1], strong_logits)
                 parts["mask_rate"] = logits.new_tensor(self.alignment_loss.last_mask_rate)
             return domain_loss
         if isinstance(self.alignment_loss, MinimumClassConfusionLoss):
@@ -327,6 +333,27 @@ class DomainAdversarialModel(PreTrainedModel):
             **values,
             **({"lambda": round(self.reversal.coeff, 4)} if self.config.alignment == "dann" else {}),
         }
+
+
+def _with_strong_views(
+    pixel_values: torch.Tensor | None,
+    strong_pixel_values: torch.Tensor | None,
+    target: torch.Tensor,
+    labels: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """FixMatch's one batch: the rows, then the strong view of each target row (labelled "no label": -100 for a
+    class id, NaN in a multi-task label vector). Returns the pixel values, the labels and the number of strong
+    rows appended."""
+    if pixel_values is None or strong_pixel_values is None:
+        raise StrategyError(
+            "fixmatch needs `pixel_values` and `strong_pixel_values` (each target image's strongly augmented view): "
+            "train it through the domain_adaptation objective, which adds them."
+        )
+    strong = strong_pixel_values[target]
+    if labels is not None:
+        marker = float("nan") if labels.is_floating_point() else -100
+        labels = torch.cat([labels, labels.new_full((len(strong), *labels.shape[1:]), marker)])
+    return torch.cat([pixel_values, strong.to(pixel_values.dtype)]), labels, len(strong)
 
 
 def encoder_of(task_model: nn.Module) -> nn.Module:
