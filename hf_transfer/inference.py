@@ -28,7 +28,7 @@ from .data.inputs import is_image_processor
 from .data.loading import read_data_file
 from .data.pil import to_pil
 from .errors import DataError
-from .modeling import load_processor, resolve_checkpoint
+from .modeling import load_processor, resolve_checkpoint, trained_run_folder
 from .objectives import SavedRun, objective_class
 from .wrappers import load_trained_classifier
 
@@ -37,8 +37,14 @@ class Predictor:
     """A loaded model and its tokenizer (or image processor) that label texts (or images) in batches, on GPU
     when there is one. Images are preprocessed as in evaluation, at the size the model trained on."""
 
-    def __init__(self, model_dir: str | Path, device: str | None = None, max_length: int | None = None):
-        checkpoint = resolve_checkpoint(str(model_dir))
+    def __init__(
+        self,
+        model_dir: str | Path,
+        device: str | None = None,
+        max_length: int | None = None,
+        revision: str | None = None,
+    ):
+        checkpoint = resolve_checkpoint(str(trained_run_folder(model_dir, revision)))
         saved = SavedRun.read(
             checkpoint.path
         )  # its recipe: the sizes it trained at; its objective decodes logits
@@ -139,7 +145,10 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     return [str(text) for text in table[text_column]]
 
 
-def predict(model_dir: str | Path, texts: Sequence, batch_size: int = 32, top_k: int = 1) -> list[dict]:
+def predict(
+    model_dir: str | Path, texts: Sequence, batch_size: int = 32, top_k: int = 1, revision: str | None = None
+) -> list[dict]:
     """Label ``texts`` (or, for an image model, images: paths or PIL images) with the model saved in
-    ``model_dir``: one ``{"text"|"image", "label", "score"}`` per input."""
-    return Predictor(model_dir)(texts, batch_size=batch_size, top_k=top_k)
+    ``model_dir`` (a run's folder, or the Hub repo it was pushed to, at ``revision``): one
+    ``{"text"|"image", "label", "score"}`` per input."""
+    return Predictor(model_dir, revision=revision)(texts, batch_size=batch_size, top_k=top_k)

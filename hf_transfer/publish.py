@@ -28,7 +28,7 @@ from typing import Any
 
 import huggingface_hub.constants
 import yaml
-from huggingface_hub import create_branch, create_repo, get_token, list_repo_files, upload_folder
+from huggingface_hub import create_branch, create_repo, get_token, list_repo_files, upload_folder, whoami
 
 from .cards import render_output_card
 from .errors import OutputDirError, PushError, RecipeError
@@ -243,6 +243,40 @@ def _push_error(problem: str, export: Path, retry: str, tokens: list[str]) -> Pu
     )
 
 
+def _hint(err: Exception, repo_id: str, token: str | None) -> str:
+    """What to do about a failed push, from the Hub's answer: offline mode, a refused token, another's repo."""
+    if huggingface_hub.constants.is_offline_mode():
+        return " HF_HUB_OFFLINE is set (or the Hub was unreachable when the run started): unset it."
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    if status == 401:
+        return " The Hub refused the token: set HF_TOKEN to a valid token with write access (or `hf auth login`)."
+    if status == 403:
+        user = None
+        with contextlib.suppress(Exception):  # only to name the user; the push failed anyway
+            user = whoami(token=token).get("name")
+        namespace = repo_id.split("/")[0]
+        own = f" ({user}/{repo_id.split('/')[-1]})" if user else ""
+        who = f"The token's user {user!r}" if user else "This token"
+        return (
+            f" {who} may not write to {namespace!r}: push to a repo of your own{own} or of an organisation you "
+            "can write to, or use a token with write access there."
+        )
+    return ""
+
+
+def check_repo_id(repo_id: str) -> None:
+    """Refuse what is not a model repo id before anything is exported: a dataset or Space repo (``datasets/…``,
+    ``spaces/…``), or a URL."""
+    kind = repo_id.split("/")[0] if repo_id.count("/") == 2 else None
+    if "://" in repo_id or kind in ("datasets", "spaces"):
+        name = "/".join(repo_id.rstrip("/").split("/")[-2:])
+        what = {"datasets": "a dataset repo", "spaces": "a Space"}.get(kind or "", "a URL")
+        raise PushError(
+            f"--repo-id {repo_id!r} names {what}: hf-transfer push uploads a model, to a model repo id such as "
+            f"{name!r} (namespace/name, no URL and no datasets/ or spaces/ prefix)."
+        )
+
+
 def push_to_hub(
     output_dir: str | Path,
     repo_id: str,
@@ -264,6 +298,7 @@ def push_to_hub(
     when there is no token or the Hub refuses.
     """
     output_dir = Path(output_dir)
+    check_repo_id(repo_id)
     export = export_folder(output_dir, export_dir, overwrite=True, repo_id=repo_id)
     if dry_run:
         logger.info("Dry run: %s is ready to upload to %s; nothing was uploaded.", export, repo_id)
@@ -304,10 +339,8 @@ def push_to_hub(
         )
     except Exception as err:  # any Hub, network or offline-mode error: reported below, without its traceback
         failure = f"{type(err).__name__}: {err}"
+        hint = _hint(err, repo_id, token)
     if failure is not None:  # raised outside the handler: the original error (and its text) is not chained
-        hint = ""
-        if huggingface_hub.constants.is_offline_mode():
-            hint = " HF_HUB_OFFLINE is set (or the Hub was unreachable when the run started): unset it."
         raise _push_error(
             f"Pushing {output_dir} to {repo_id} failed ({failure}).{hint}", export, retry, tokens
         )
@@ -327,6 +360,7 @@ def take_over_push(args) -> dict[str, Any] | None:
             "push_to_hub: true needs hub_model_id (the Hub repo, e.g. your-name/minilm-sentiment); or drop "
             "push_to_hub and push later with `hf-transfer push OUTPUT_DIR --repo-id ID`."
         )
+    check_repo_id(args.hub_model_id)
     if not args.hub_token and get_token() is None:
         raise PushError(
             "push_to_hub: true but no Hugging Face token: set HF_TOKEN (a token with write access) or run "

@@ -29,6 +29,7 @@ from hf_transfer.errors import (
     HfTransferError,
     ModelResolutionError,
     OutputDirError,
+    PushError,
     RecipeError,
     StrategyError,
 )
@@ -865,6 +866,22 @@ CASES = [
         lambda w: ["push", str(w.run_folder())],
         RecipeError,
         r"needs --repo-id",
+    ),
+    Case(
+        "push_to_a_dataset_repo",
+        "publishing",
+        "`hf-transfer push RUN --repo-id datasets/you/name`",
+        lambda w: ["push", str(w.run_folder()), "--repo-id", "datasets/you/reviews"],
+        PushError,
+        r"names a dataset repo: hf-transfer push uploads a model, to a model repo id such as 'you/reviews'",
+    ),
+    Case(
+        "predict_missing_repo",
+        "publishing",
+        "`hf-transfer predict you/model` offline, the repo not in the cache",
+        lambda w: ["predict", "nobody/no-such-model", "--text", "fine"],
+        ModelResolutionError,
+        r"Could not download the Hub repo 'nobody/no-such-model'",
     ),
     Case(
         "predict_output_exists",

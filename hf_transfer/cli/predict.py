@@ -20,7 +20,11 @@ def predict_command_parser(subparsers) -> argparse.ArgumentParser:
         description="Print the predicted label and its score for each text or image (tab-separated), or write "
         "JSON Lines.",
     )
-    parser.add_argument("model_dir", help="folder written by `hf-transfer train` (or any saved classifier)")
+    parser.add_argument(
+        "model_dir",
+        help="folder written by `hf-transfer train` (or any saved classifier), or the Hub repo it was pushed to",
+    )
+    parser.add_argument("--revision", help="the Hub repo's branch, tag or commit (default: main)")
     parser.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="texts to label (image files, for an image model)"
     )
@@ -55,7 +59,7 @@ def run_predict(args, extra) -> int:
             "Nothing to predict: pass texts (`predict DIR \"text one\" \"text two\"` or --text TEXT ...), "
             "--file FILE or --image PATH ...."
         )
-    predictor = Predictor(args.model_dir)
+    predictor = Predictor(args.model_dir, revision=args.revision)
     if predictor.images:
         args.image = [*args.inputs, *args.image]
     else:

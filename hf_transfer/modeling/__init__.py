@@ -9,6 +9,7 @@ from .backbones import (
     load_classifier,
     load_processor,
     resolve_checkpoint,
+    trained_run_folder,
 )
 from .blocks import BlockLayout, assign_groups, find_blocks, format_trainable_table, layout_of
 from .pooled import POOLINGS, PooledClassifier, PooledClassifierConfig, sentence_transformers_pooling
@@ -38,5 +39,6 @@ __all__ = [
     "load_processor",
     "module_rows",
     "resolve_checkpoint",
+    "trained_run_folder",
     "split_backbone_and_head",
 ]

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import hf_hub_download
+from huggingface_hub import hf_hub_download, snapshot_download
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
@@ -78,6 +78,31 @@ class ResolvedCheckpoint:
     requested: str
     path: str
     source: str  # "local", "hub", "package:<name>" or "prepared:<id>"
+
+
+def trained_run_folder(name_or_path: str | Path, revision: str | None = None) -> Path:
+    """The local folder of a trained model: the folder itself, or a Hub repo pushed by ``hf-transfer push``,
+    downloaded whole (``snapshot_download``: the Hub cache; offline, the cached copy).
+
+    Raises :class:`~hf_transfer.errors.ModelResolutionError` when it is neither.
+    """
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        return local
+    if not is_hub_id(str(name_or_path)):
+        raise ModelResolutionError(
+            f"Model {str(name_or_path)!r} does not exist: pass the output folder of `hf-transfer train` or the Hub "
+            "repo it was pushed to (`hf-transfer push`)."
+        )
+    go_offline_if_unreachable()
+    try:
+        return Path(snapshot_download(str(name_or_path), revision=revision))
+    except (OSError, ValueError) as err:
+        raise ModelResolutionError(
+            f"Could not download the Hub repo {str(name_or_path)!r} ({type(err).__name__}: {err}). Check the repo "
+            "id, the revision and your token (HF_TOKEN, for a private repo), or pass the output folder of "
+            "`hf-transfer train`."
+        ) from None
 
 
 def resolve_checkpoint(

@@ -15,6 +15,7 @@ from ..modeling.backbones import (
     load_classifier,
     load_pooled_backbone,
     resolve_checkpoint,
+    trained_run_folder,
 )
 from ..modeling.pooled import PooledClassifierConfig
 from ..run_files import ADAPTER_CONFIG_FILE, MODEL_CONFIG_FILE
@@ -39,10 +40,10 @@ def load_multitask_model(
     )
 
 
-def load_trained_classifier(path: str | Path) -> nn.Module:
+def load_trained_classifier(path: str | Path, revision: str | None = None) -> nn.Module:
     """A classifier saved by hf_transfer: a stock, pooled or multi-task checkpoint, or an adapter folder on its
-    base model."""
-    path = Path(path)
+    base model; a local folder or the Hub repo it was pushed to (at ``revision``)."""
+    path = trained_run_folder(path, revision)
     if not (path / ADAPTER_CONFIG_FILE).is_file():
         config = AutoConfig.from_pretrained(path)
         if isinstance(config, MultiTaskConfig):
