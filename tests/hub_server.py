@@ -302,6 +302,17 @@ def _parse_range(value: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _read_exactly(rfile: Any, length: int) -> Iterator[bytes]:
+    """``length`` bytes of a request body, in chunks of at most 1 MiB."""
+    remaining = length
+    while remaining:
+        chunk = rfile.read(min(remaining, 1 << 20))
+        if not chunk:
+            raise ConnectionError("client closed the connection mid-body")
+        remaining -= len(chunk)
+        yield chunk
+
+
 class _Ctx:
     """Per-request state: parsed query, authenticated user, body reader."""
 
@@ -350,13 +361,7 @@ class _Ctx:
             if length > limit:
                 self.h.close_connection = True
                 raise HubError(413, "Payload Too Large")
-            remaining = length
-            while remaining:
-                chunk = rfile.read(min(remaining, 1 << 20))
-                if not chunk:
-                    raise ConnectionError("client closed the connection mid-body")
-                remaining -= len(chunk)
-                yield chunk
+            yield from _read_exactly(rfile, length)
             return
         total = 0
         while True:
@@ -374,13 +379,7 @@ class _Ctx:
             if total > limit:
                 self.h.close_connection = True
                 raise HubError(413, "Payload Too Large")
-            remaining = size
-            while remaining:
-                chunk = rfile.read(min(remaining, 1 << 20))
-                if not chunk:
-                    raise ConnectionError("client closed the connection mid-body")
-                remaining -= len(chunk)
-                yield chunk
+            yield from _read_exactly(rfile, size)
             rfile.readline(3)
 
     def body(self) -> bytes:

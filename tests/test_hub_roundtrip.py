@@ -8,7 +8,6 @@ repos, refusals, failed commits and dropped uploads behave as on the Hub, and th
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from hub_loading import IMAGES, card_summary, hf_transfer_outputs, model_inputs
-from hub_server import HubServer
+from hub_server import HubServer, client_env
 from huggingface_hub import ModelCard
 from test_publish import KINDS
 
@@ -41,7 +40,9 @@ def hub(tmp_path_factory, tiny_checkpoints, tiny_image_checkpoints):
     """The test Hub: alice, bob and tiny-org's tokens; tiny-org's repos hold the tiny base checkpoints, as the
     real Hub holds the checkpoints recipes name."""
     folders = {"bert": tiny_checkpoints["bert"], **tiny_image_checkpoints}
-    with HubServer(tmp_path_factory.mktemp("hub"), tokens={ALICE: "alice", BOB: "bob", ORG: "tiny-org"}) as server:
+    tokens = {ALICE: "alice", BOB: "bob", ORG: "tiny-org"}
+    # bounded: it stops itself after 30 minutes or 20,000 requests (this module makes about 2,000)
+    with HubServer(tmp_path_factory.mktemp("hub"), tokens, max_seconds=1800, max_requests=20_000) as server:
         for arch, repo_id in BASES.items():
             server.seed(repo_id, folders[arch])
         yield server
@@ -59,21 +60,9 @@ def bases(monkeypatch, tiny_checkpoints, tiny_image_checkpoints):
 
 
 def hub_env(server: HubServer, home: Path, token: str | None = None) -> dict[str, str]:
-    """A process that talks to the test Hub only: its endpoint, an empty cache, the token if given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE_HUB_"))}
-    env |= {
-        "HF_ENDPOINT": server.endpoint,
-        "HF_HOME": str(home),
-        "HF_HUB_DISABLE_XET": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        "ACCELERATE_MIXED_PRECISION": "no",
-    }
-    if token:
-        env["HF_TOKEN"] = token
-    return env
+    """A process that talks to the test Hub only: its endpoint, an empty cache, the token if given, fp32."""
+    env = client_env(server.endpoint, token=token, home=str(home))
+    return env | {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "ACCELERATE_MIXED_PRECISION": "no"}
 
 
 def push(server, out: Path, repo_id: str, *options: str, token: str | None = ALICE, home: Path | None = None):
