@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from transformers.utils import ModelOutput
 import hf_transfer
 from hf_transfer import Objective, StageKind, evaluate, register_objective, register_stage_kind, train
 from hf_transfer.cards import render_output_card
+from hf_transfer.cli.main import COMMANDS, build_parser
 from hf_transfer.errors import OutputDirError, RecipeError
 from hf_transfer.objectives import OBJECTIVES, TrainerInputs
 from hf_transfer.report import summary_table
@@ -420,3 +424,33 @@ def test_domain_adaptation_wraps_a_multitask_image_model(tiny_image_recipe, imag
     assert isinstance(load_trained_classifier(result.output_dir), MultiTaskModel)
     logged = [e for e in result.trainer.state.log_history if "domain_loss" in e]
     assert logged and all("loss_colour" in e for e in logged)
+
+
+def test_the_package_and_the_cli_load_their_modules_on_first_use():
+    """``import hf_transfer`` loads no torch; every public name resolves to its module's object; importing the
+    ``compare`` / ``tune`` subpackages keeps the functions of those names; a command's parser is all a command
+    loads; both tables name modules below them."""
+    code = """
+import json, sys
+import hf_transfer
+heavy = sorted(m for m in ("torch", "transformers", "peft", "datasets", "optuna") if m in sys.modules)
+import hf_transfer.compare.candidates, hf_transfer.tune.search
+from hf_transfer import compare, tune
+names = {n: type(getattr(hf_transfer, n)).__name__ for n in hf_transfer.__all__}
+print("RESULT " + json.dumps({"heavy": heavy, "names": names, "compare": compare.__module__, "tune": tune.__module__}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["heavy"] == []
+    assert result["compare"] == "hf_transfer.compare.comparison" and result["tune"] == "hf_transfer.tune.search"
+    assert set(result["names"]) == set(hf_transfer.__all__) and "module" not in result["names"].values()
+    for name, module in hf_transfer._EXPORTS.items():
+        assert getattr(importlib.import_module(f"hf_transfer.{module}"), name) is getattr(hf_transfer, name)
+    assert set(hf_transfer._EXPORTS) | {"__version__"} == set(hf_transfer.__all__)
+
+    every = build_parser()._subparsers._group_actions[0].choices
+    assert list(every) == list(COMMANDS)
+    assert list(build_parser("push")._subparsers._group_actions[0].choices) == ["push"]
+    for module in {*hf_transfer._EXPORTS.values(), *(f"cli.{m}" for m, _ in COMMANDS.values())}:
+        assert layer_of(module) <= layer_of("cli"), module

@@ -7,50 +7,46 @@ sets ``func``. ``train`` takes a recipe and any recipe field as ``--field value`
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
 from ..errors import HfTransferError
-from .compare import compare_command_parser
-from .evaluate import evaluate_command_parser
-from .inspect_model import inspect_command_parser
-from .list_datasets import datasets_command_parser
-from .list_strategies import objectives_command_parser, strategies_command_parser
-from .predict import predict_command_parser
-from .prepare_models import prepare_models_command_parser
-from .push import push_command_parser
-from .report import report_command_parser
-from .train import train_command_parser
-from .tune import tune_command_parser
+
+# command -> (its module in this package, the function that registers its parser); a command's module is imported
+# only when that command runs (or the full list is printed), so `push` or `predict` do not load the trainer stack
+COMMANDS = {
+    "train": ("train", "train_command_parser"),
+    "compare": ("compare", "compare_command_parser"),
+    "tune": ("tune", "tune_command_parser"),
+    "evaluate": ("evaluate", "evaluate_command_parser"),
+    "predict": ("predict", "predict_command_parser"),
+    "inspect": ("inspect_model", "inspect_command_parser"),
+    "datasets": ("list_datasets", "datasets_command_parser"),
+    "strategies": ("list_strategies", "strategies_command_parser"),
+    "objectives": ("list_strategies", "objectives_command_parser"),
+    "prepare-models": ("prepare_models", "prepare_models_command_parser"),
+    "push": ("push", "push_command_parser"),
+    "report": ("report", "report_command_parser"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``hf-transfer`` parser: with every command, or with ``command``'s alone when it names one."""
     parser = argparse.ArgumentParser(
         prog="hf-transfer",
         description="Transfer learning on top of transformers.Trainer, driven by YAML recipes.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in (
-        train_command_parser,
-        compare_command_parser,
-        tune_command_parser,
-        evaluate_command_parser,
-        predict_command_parser,
-        inspect_command_parser,
-        datasets_command_parser,
-        strategies_command_parser,
-        objectives_command_parser,
-        prepare_models_command_parser,
-        push_command_parser,
-        report_command_parser,
-    ):
-        register(subparsers)
+    for name in [command] if command in COMMANDS else COMMANDS:
+        module, register = COMMANDS[name]
+        getattr(importlib.import_module(f".{module}", __package__), register)(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args, extra = parser.parse_known_args(argv)
     args.command_argv = argv[1:]  # the raw arguments after the command, for commands taking recipe overrides
     if args.command is None:
