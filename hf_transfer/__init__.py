@@ -7,8 +7,8 @@ Example::
     >>> hf_transfer.predict(result.output_dir, ["A triumph."])[0]["label"]
     'positive'
 
-The public names below are imported on first use (PEP 562), so ``import hf_transfer`` and the CLI's light commands
-(``push``, ``predict``, ``datasets``…) do not pay for torch, peft, datasets and Optuna until a name needs them.
+The public names below are imported on first use (PEP 562), so ``import hf_transfer`` loads no torch, peft,
+datasets or Optuna until a name needs them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import sys
 from ..errors import HfTransferError
 
 # command -> (its module in this package, the function that registers its parser); a command's module is imported
-# only when that command runs (or the full list is printed), so `push` or `predict` do not load the trainer stack
+# only when that command runs (or the full list is printed), so a command loads only what its own module needs
 COMMANDS = {
     "train": ("train", "train_command_parser"),
     "compare": ("compare", "compare_command_parser"),
