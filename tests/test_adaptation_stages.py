@@ -138,6 +138,35 @@ def test_self_training_rounds_pseudo_label_the_target_and_report_it(tiny_recipe)
     assert "target_test" in result.metrics
 
 
+def test_max_target_train_samples_caps_the_target_rows_every_pass_reads(tiny_recipe):
+    """One cap, seeded, for the target text an mlm stage reads, a self-training round pseudo-labels, and the
+    adaptation's batches and prior correction use."""
+    recipe = tiny_recipe(
+        "bert",
+        **DOMAINS,
+        adaptation={"type": "mcc", "measure_domain_gap": False},
+        max_target_train_samples=300,
+        prior_correction="em",
+        prior_tolerance=1.0,
+        stages=[
+            {"kind": "mlm", "max_steps": 1},
+            {"kind": "train", "name": "source", "max_steps": 1, "prior_correction": "none"},
+            {"kind": "self_train", "keep_fraction": 0.5, "max_steps": 1},
+        ],
+    )
+    result = train(recipe)
+    stages = result.output_dir / "stages"
+    mlm = json.loads((stages / "1-mlm" / "metrics.json").read_text())["mlm"]
+    # 300 of amazon's 2,880 train texts and its 32 validation texts (max_eval_samples), 10 % held out
+    assert mlm["rows"] == {"train": 298, "validation": 34}
+    source = json.loads((stages / "2-source" / "metrics.json").read_text())["domain_adaptation"]
+    assert source["target_rows"]["train"] == 300
+    (round_one,) = json.loads((stages / "3-self_train" / "metrics.json").read_text())["self_training"]
+    assert round_one["of"] == 300 and 150 <= round_one["kept"] <= 152
+    assert result.metrics["domain_adaptation"]["target_rows"]["train"] == 300
+    assert result.metrics["domain_adaptation"]["prior_correction"]["applied"]
+
+
 @pytest.mark.parametrize(
     ("stages", "extra", "message"),
     [

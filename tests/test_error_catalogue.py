@@ -567,6 +567,22 @@ CASES = [
         r"prior_correction needs a target domain and an `adaptation`.*source_only",
     ),
     Case(
+        "max_target_train_samples",
+        "adaptation",
+        "`max_target_train_samples: 1`",
+        train_with(adaptation="dann", target_dataset_name="sentiment_domains", max_target_train_samples=1),
+        RecipeError,
+        r"`max_target_train_samples` must be at least 2 target rows",
+    ),
+    Case(
+        "max_target_train_samples_without_target",
+        "adaptation",
+        "`max_target_train_samples: 500` without a target domain",
+        train_with(max_target_train_samples=500),
+        RecipeError,
+        r"`max_target_train_samples` caps the target domain's train rows, but no target is set",
+    ),
+    Case(
         "udalm_without_mask_token",
         "adaptation",
         "`adaptation: udalm` with a tokenizer that has no mask token",

@@ -65,6 +65,8 @@ def twin_of(path: Path, twins: dict[str, Path], out: Path) -> dict:
     values["image_size" if vision else "max_length"] = 32
     if isinstance(values.get("adaptation"), dict):
         values["adaptation"] = {**values["adaptation"], "domain_gap_samples": 16}
+    if values.get("target_dataset_name") or values.get("target_train_file"):
+        values["max_target_train_samples"] = 32  # pseudo-labels, AdaBN and prior correction read these rows
     return values
 
 

@@ -149,6 +149,14 @@ class AdaptationArguments:
         default=None,
         metadata={"help": "Target label column, used only for evaluation (default: label_column)."},
     )
+    max_target_train_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "Subsample the target's unlabelled train rows (seeded) to this size: what every adaptation "
+            "loss, self-training round, AdaBN pass, prior correction and target-text mlm stage reads (default: "
+            "all of them)."
+        },
+    )
     target_degrade: list[str] | None = field(
         default=None,
         metadata={
@@ -183,6 +191,11 @@ class AdaptationArguments:
                 f"prior_correction: unknown value {self.prior_correction!r}; use "
                 f"{' or '.join(PRIOR_CORRECTIONS)}."
             )
+        if self.max_target_train_samples is not None and self.max_target_train_samples < 2:
+            raise RecipeError(
+                f"`max_target_train_samples` must be at least 2 target rows (or unset for all of them), got "
+                f"{self.max_target_train_samples}."
+            )
         if not 0 < self.prior_tolerance <= 1:
             raise RecipeError(f"prior_tolerance must be in (0, 1], got {self.prior_tolerance}.")
         if self.prior_correction != "none" and self.adaptation is None:
@@ -191,6 +204,11 @@ class AdaptationArguments:
                 "correct a model trained on the source alone)."
             )
         has_target = bool(self.target_dataset_name or self.target_train_file)
+        if self.max_target_train_samples is not None and not has_target:
+            raise RecipeError(
+                "`max_target_train_samples` caps the target domain's train rows, but no target is set: set "
+                "`target_dataset_name` or `target_train_file`, or remove it."
+            )
         if self.adaptation is None:
             if has_target:
                 raise RecipeError(

@@ -73,7 +73,7 @@ def target_data_arguments(data: DataArguments, target: AdaptationArguments) -> D
         test_file=target.target_test_file,
         text_column=target.target_text_column or data.text_column,
         label_column=target.target_label_column or data.label_column,
-        max_train_samples=None,
+        max_train_samples=target.max_target_train_samples,
         degrade=target.target_degrade,
         degrade_severity=target.target_degrade_severity,
     )
@@ -177,7 +177,12 @@ class DomainAdaptation(Objective):
         if "test" in self.target_eval and "validation" in self.target_eval:
             self.target_eval = DatasetDict({"test": self.target_eval["test"]})
         target_train = target_train["train"]
-
+        cap = self.options.max_target_train_samples
+        logger.info(
+            "Target domain: %d unlabelled train rows%s",
+            len(target_train),
+            f" (a seeded sample: max_target_train_samples {cap})" if cap and len(target_train) == cap else "",
+        )
         self.target_train = target_train
         wrapped = DomainAdversarialModel.wrap(
             inputs.model,
