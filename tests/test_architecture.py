@@ -426,6 +426,18 @@ def test_domain_adaptation_wraps_a_multitask_image_model(tiny_image_recipe, imag
     assert logged and all("loss_colour" in e for e in logged)
 
 
+def type_checking_imports() -> dict[str, str]:
+    """``hf_transfer/__init__.py``'s ``if TYPE_CHECKING:`` imports: name -> the relative module it comes from."""
+    tree = ast.parse(Path(hf_transfer.__file__).read_text())
+    (block,) = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    return {
+        alias.name: "." * node.level + node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+
+
 def test_the_package_and_the_cli_load_their_modules_on_first_use():
     """``import hf_transfer`` loads no torch; every public name resolves to its module's object; importing the
     ``compare`` / ``tune`` subpackages keeps the functions of those names; a command's parser is all a command
@@ -448,6 +460,9 @@ print("RESULT " + json.dumps({"heavy": heavy, "names": names, "compare": compare
     for name, module in hf_transfer._EXPORTS.items():
         assert getattr(importlib.import_module(f"hf_transfer.{module}"), name) is getattr(hf_transfer, name)
     assert set(hf_transfer._EXPORTS) | {"__version__"} == set(hf_transfer.__all__)
+    assert type_checking_imports() == {  # what IDEs and type checkers read: the same names from the same modules
+        name: f".{module}" for name, module in hf_transfer._EXPORTS.items()
+    }
 
     every = build_parser()._subparsers._group_actions[0].choices
     assert list(every) == list(COMMANDS)
