@@ -66,13 +66,15 @@ METHODS = (
     "mcc_adabn",
     "dann_adabn",
     "self_train",
+    "adabn_self_train",
 )
 # no_target: trained on the source alone (the target never seen); source_only: the adaptation wrapper with the
 # domain loss off: the task loss sees source labels only, but target images pass through the network in every
 # batch, so batch-norm statistics see the target (the mixed-batch control, the baseline of "gap closed"); adabn:
 # source_only, then every batch-norm layer's statistics re-estimated on the target alone; dann / mcc: their loss
 # on (``_adabn``: plus the re-estimation); fixmatch: weak/strong consistency on the target images; self_train: half the epochs source_only, then one self-training round
-# (class-balanced, the most confident half of each predicted class) for the other half.
+# (class-balanced, the most confident half of each predicted class) for the other half; adabn_self_train: the same
+# with AdaBN after each stage (the source model's statistics re-estimated on the target before it pseudo-labels).
 ADAPTATIONS = {
     "source_only": {"type": "source_only"},
     "adabn": {"type": "adabn"},
@@ -82,6 +84,7 @@ ADAPTATIONS = {
     "mcc_adabn": {"type": "mcc", "target_batch_norm": True},
     "dann_adabn": {"type": "dann", "target_batch_norm": True},
     "self_train": {"type": "source_only"},
+    "adabn_self_train": {"type": "adabn"},
 }
 # Every adapted run also reports its target accuracy after `prior_correction: em`
 OVERRIDES = {"eval_strategy": "no", "save_strategy": "no", "save_predictions": False, "disable_tqdm": True}
@@ -131,7 +134,7 @@ def run_one(spec: dict) -> dict:
         else:
             recipe["adaptation"] = {**recipe["adaptation"], **ADAPTATIONS[spec["method"]]}
             recipe["prior_correction"] = "em"
-            if spec["method"] == "self_train":
+            if spec["method"] in ("self_train", "adabn_self_train"):
                 half = recipe["num_train_epochs"] / 2
                 recipe["stages"] = [
                     {"kind": "train", "name": "source", "num_train_epochs": half, "prior_correction": "none"},
